@@ -1,0 +1,1 @@
+"""Typed models of fileserver's Kubernetes custom resources; the source of ``crds/``."""

@@ -1,0 +1,1 @@
+"""The ``fileserver`` command: the local system, the devstack and everyday operations."""

