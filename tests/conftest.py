@@ -1,0 +1,3 @@
+"""Test-suite wiring: the devstack fixtures are shared by every test package."""
+
+pytest_plugins = ["tests.fixtures.stack"]
