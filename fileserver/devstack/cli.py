@@ -29,6 +29,15 @@ def _fail(exc: DevstackError) -> typer.Exit:
 
 
 @dev_app.command()
+def install(no_cluster: NoCluster = False, only: Only = None) -> None:
+    """Install and build every server without starting any (CI warms its cache with this)."""
+    try:
+        Stack(cluster=not no_cluster).install(only)
+    except DevstackError as exc:
+        raise _fail(exc) from exc
+
+
+@dev_app.command()
 def up(no_cluster: NoCluster = False, only: Only = None) -> None:
     """Install what is missing and start the servers; prints where each listens."""
     stack = Stack(cluster=not no_cluster)

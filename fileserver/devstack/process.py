@@ -17,6 +17,10 @@ from pathlib import Path
 
 from fileserver.devstack.errors import DevstackError
 
+# Servers outlive the call that starts them; their Popen objects are kept here so that this
+# process can reap them when it stops them (no zombies, no "still running" warnings).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def _start_ticks(pid: int) -> int | None:
     """The process's start time in clock ticks since boot, or None if it is gone or a zombie."""
@@ -34,6 +38,10 @@ def _start_ticks(pid: int) -> int | None:
 
 def _reap(pid: int) -> None:
     """Collect a zombie child of this process so that it disappears from /proc."""
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.wait()
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 
@@ -92,6 +100,7 @@ class ManagedProcess:
                 user=spec.user,
                 start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         ticks = _start_ticks(proc.pid)
         if ticks is None:
             raise DevstackError(f"{self.name} exited at once; see {self.log_file}")

@@ -70,11 +70,16 @@ class Stack:
             add(name)
         return [s for n, s in self.servers.items() if n in wanted]
 
-    def up(self, names: Iterable[str] | None = None) -> list[str]:
-        """Start what is not running yet; on failure stop what this call started. Returns it."""
+    def install(self, names: Iterable[str] | None = None) -> list[Server]:
+        """Install or build what the named servers (default: all) need; returns them in order."""
         order = self.resolve(self.default_names() if names is None else names)
         for server in order:
             server.install()
+        return order
+
+    def up(self, names: Iterable[str] | None = None) -> list[str]:
+        """Start what is not running yet; on failure stop what this call started. Returns it."""
+        order = self.install(names)
         started: list[str] = []
         try:
             for server in order:
@@ -91,8 +96,14 @@ class Stack:
                         f"stop that process, or choose another port with {env}=<port>",
                     )
                 with stage(f"start {server.name}"):
-                    server.prepare()
-                    proc.start(server.spec())
+                    try:
+                        server.prepare()
+                        proc.start(server.spec())
+                    except OSError as exc:
+                        raise DevstackError(
+                            f"{server.name} could not be started: {exc}",
+                            f"check {server.state}; `fileserver dev reset` starts from empty data",
+                        ) from exc
                     started.append(server.name)
                     self._wait_ready(server, proc)
                     server.after_start()

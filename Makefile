@@ -1,0 +1,26 @@
+# The two commands of the README, plus the developer's everyday targets.
+.PHONY: up down test lint install
+
+up: ## Bring the system up on this machine (installs what is missing)
+	@scripts/bootstrap
+	uv run fileserver dev up
+
+down: ## Stop everything `make up` started
+	@scripts/bootstrap
+	uv run fileserver dev down
+
+install: ## Install and build every server without starting them
+	@scripts/bootstrap
+	uv run fileserver dev install
+
+test: ## Run every check and test against the real servers
+	@scripts/bootstrap
+	uv run ruff check .
+	uv run fileserver dev install
+	uv run pytest
+
+lint: ## Static checks
+	@scripts/bootstrap
+	uv run ruff check .
+	uv run ruff format --check .
+	uv run mypy
