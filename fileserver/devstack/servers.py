@@ -6,6 +6,7 @@ orders, starts and stops them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pwd
@@ -14,6 +15,7 @@ import secrets
 import shutil
 import socket
 import ssl
+import stat
 import subprocess
 import urllib.error
 import urllib.request
@@ -39,6 +41,14 @@ def port_in_use(port: int, host: str = LOOPBACK) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def _others_can_traverse(path: Path) -> bool:
+    """Whether every existing ancestor of ``path`` lets other users pass (o+x)."""
+    for folder in [path, *path.resolve().parents]:
+        if folder.exists() and not folder.stat().st_mode & stat.S_IXOTH:
+            return False
+    return True
 
 
 def http_ok(url: str, context: ssl.SSLContext | None = None, expect: str | None = None) -> bool:
@@ -151,10 +161,24 @@ class Postgres(Server):
         """PostgreSQL refuses to run as root: as root, run it as the ``postgres`` user."""
         return "postgres" if os.geteuid() == 0 else None
 
+    @property
+    def data(self) -> Path:
+        """The cluster's folder, which the server's user must be able to reach.
+
+        Running as root, the server runs as ``postgres``; if the state folder lies below a
+        directory that user cannot enter (a clone under /root, say), the data goes to a
+        folder under /var/lib named after the state folder instead.
+        """
+        if self.run_as is None or _others_can_traverse(self.state):
+            return self.state / "data"
+        digest = hashlib.sha256(str(self.state.resolve()).encode()).hexdigest()[:12]
+        return Path("/var/lib/fileserver-devstack") / digest / "postgres"
+
     def install(self) -> None:
         install.ensure_debian_packages(self.ctx.versions)
 
     def prepare(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
         if (self.data / "PG_VERSION").exists():
             return
         shutil.rmtree(self.data, ignore_errors=True)
@@ -162,7 +186,7 @@ class Postgres(Server):
         pw_file = self.state / "password"
         pw_file.write_text(secrets.token_urlsafe(24))
         pw_file.chmod(0o600)
-        initdb_pw = self.state / "initdb.pw"
+        initdb_pw = self.data.parent / "initdb.pw"
         shutil.copy(pw_file, initdb_pw)
         if self.run_as:
             owner = pwd.getpwnam(self.run_as)

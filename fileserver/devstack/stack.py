@@ -165,4 +165,6 @@ class Stack:
     def reset(self) -> None:
         """Stop everything and delete all data; binaries stay cached."""
         self.down()
+        for server in self.servers.values():  # data may live outside the state folder
+            shutil.rmtree(server.data, ignore_errors=True)
         shutil.rmtree(self.settings.state_dir, ignore_errors=True)

@@ -145,3 +145,17 @@ def test_unusable_data_folder_is_a_clear_error(private_stack: Stack) -> None:
     with pytest.raises(DevstackError, match="redis could not be started"):
         private_stack.up(["redis"])
     assert not private_stack.process("redis").running()
+
+
+@pytest.mark.integration
+def test_postgres_starts_from_a_state_folder_its_user_cannot_enter(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    settings = DevstackSettings(state_dir=private / "state", ports=Ports(postgres=_free_port()))
+    stack = Stack(settings, cluster=False)
+    try:
+        assert stack.up(["postgres"]) == ["postgres"]
+        assert stack.servers["postgres"].ready()
+    finally:
+        stack.reset()
+    assert not stack.servers["postgres"].data.exists()
