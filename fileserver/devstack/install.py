@@ -286,7 +286,7 @@ def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) ->
         if not paths.kube.exists():
             with stage(
                 f"build Kubernetes {versions.kubernetes} control plane + kubectl "
-                "(first run only; ~15-25 min on 2 cores)"
+                "(first run only; ~6 min on 2 cores)"
             ):
                 _build_wrapper(
                     "kube",
