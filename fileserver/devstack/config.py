@@ -12,11 +12,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Ports(BaseSettings):
-    """Loopback ports, chosen away from each server's default so a system copy can coexist."""
+    """Loopback ports: away from each server's default (a system copy can coexist) and below
+    Linux's ephemeral range (32768-60999), where an outgoing connection could hold them."""
 
     model_config = SettingsConfigDict(env_prefix="FILESERVER_DEV_PORT_")
 
-    postgres: int = 54329
+    postgres: int = 25432
     redis: int = 63799
     ferretdb: int = 27018
     prometheus: int = 9099
