@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fileserver.devstack.errors import DevstackError
+from fileserver.devstack.jmeter import ensure_jmeter
 from fileserver.devstack.stack import Stack
 
 dev_app = typer.Typer(no_args_is_help=True, help="The local servers fileserver runs and tests on.")
@@ -30,9 +31,12 @@ def _fail(exc: DevstackError) -> typer.Exit:
 
 @dev_app.command()
 def install(no_cluster: NoCluster = False, only: Only = None) -> None:
-    """Install and build every server without starting any (CI warms its cache with this)."""
+    """Install and build every server and tool without starting any (CI warms its cache)."""
     try:
-        Stack(cluster=not no_cluster).install(only)
+        stack = Stack(cluster=not no_cluster)
+        stack.install(only)
+        if not only:
+            ensure_jmeter(stack.versions, stack.settings.cache_dir)
     except DevstackError as exc:
         raise _fail(exc) from exc
 

@@ -28,7 +28,7 @@ DEBIAN_PACKAGES = {  # versions.toml key -> Debian package name
 }
 
 
-def _run(argv: list[str], what: str, fix: str, **kwargs: object) -> str:
+def run_checked(argv: list[str], what: str, fix: str, **kwargs: object) -> str:
     """Run a command; on failure raise a DevstackError quoting the end of its output."""
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
@@ -92,8 +92,8 @@ def _apt_install(packages: list[str]) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     fix = "check the network to Debian's mirrors, then run the command again"
     try:
-        _run(["apt-get", "update", "-q"], "apt-get update failed", fix, env=env)
-        _run(
+        run_checked(["apt-get", "update", "-q"], "apt-get update failed", fix, env=env)
+        run_checked(
             ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
             f"apt-get install {' '.join(packages)} failed",
             fix,
@@ -139,7 +139,7 @@ def _go_env(cache_dir: Path) -> dict[str, str]:
 
 def check_go(versions: Versions) -> None:
     """Fail clearly when Go is missing or older than the builds need."""
-    out = _run(["go", "env", "GOVERSION"], "Go is not usable", "install Go from go.dev/dl")
+    out = run_checked(["go", "env", "GOVERSION"], "Go is not usable", "install Go from go.dev/dl")
     match = re.match(r"go(\d+)\.(\d+)", out.strip())
     have = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
     need = tuple(int(p) for p in versions.go_toolchain.split("."))
@@ -168,10 +168,10 @@ def _build_wrapper(
     (work / "go.mod").write_text(go_mod)
     env = _go_env(cache_dir)
     fix = "check access to the Go module proxy; the error above names the failing package"
-    _run(["go", "mod", "tidy"], f"resolving {name}'s modules failed", fix, cwd=work, env=env)
+    run_checked(["go", "mod", "tidy"], f"resolving {name}'s modules failed", fix, cwd=work, env=env)
     tmp = out_dir / f".{name}.partial"
     out_dir.mkdir(parents=True, exist_ok=True)
-    _run(
+    run_checked(
         ["go", "build", "-ldflags", ldflags, "-o", str(tmp), "."],
         f"building {name} failed",
         fix,
@@ -198,7 +198,7 @@ def _etcd_go_mod(versions: Versions) -> str:
 
 def _kube_go_mod(versions: Versions, cache_dir: Path) -> str:
     """go.mod replacing every staging module k8s.io/kubernetes points at ./staging."""
-    info_json = _run(
+    info_json = run_checked(
         ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{versions.kubernetes}"],
         "downloading k8s.io/kubernetes failed",
         "check access to the Go module proxy",
@@ -242,7 +242,7 @@ def _go_install(package: str, version: str, out_dir: Path, cache_dir: Path) -> P
         return binary
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {**_go_env(cache_dir), "GOBIN": str(out_dir)}
-    _run(
+    run_checked(
         ["go", "install", "-ldflags", "-s -w", f"{package}@{version}"],
         f"go install {package}@{version} failed",
         "check access to the Go module proxy",

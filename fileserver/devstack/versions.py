@@ -21,6 +21,7 @@ class Versions:
     kubernetes_staging: str
     kwok: str
     helm: str
+    jmeter: str
 
     @classmethod
     def load(cls, path: Path) -> Versions:
@@ -38,6 +39,7 @@ class Versions:
                 kubernetes_staging=data["go"]["kubernetes_staging"],
                 kwok=data["go"]["kwok"],
                 helm=data["go"]["helm"],
+                jmeter=data["maven"]["jmeter"],
             )
         except KeyError as exc:
             raise ValueError(f"{path}: missing version key {exc}") from exc
