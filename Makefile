@@ -3,11 +3,11 @@
 
 up: ## Bring the system up on this machine (installs what is missing)
 	@scripts/bootstrap
-	uv run fileserver dev up
+	uv run fileserver up
 
 down: ## Stop everything `make up` started
 	@scripts/bootstrap
-	uv run fileserver dev down
+	uv run fileserver down
 
 install: ## Install and build every server without starting them
 	@scripts/bootstrap

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from fileserver.devstack.cli import dev_app
+from fileserver.system import cli as system_cli
+from services.drive.cli import drive_app
+from services.planner.cli import plan
 
 app = typer.Typer(no_args_is_help=True, help="fileserver: file distribution over a Drive pool.")
+app.command()(system_cli.up)
+app.command()(system_cli.down)
+app.command()(system_cli.status)
+app.command()(system_cli.logs)
 app.add_typer(dev_app, name="dev")
-app.command("plan")(__import__("services.planner.cli", fromlist=["plan"]).plan)
+app.add_typer(drive_app, name="drive")
+app.command("plan")(plan)

@@ -1,0 +1,105 @@
+"""``fileserver up | down | status | logs``: the whole system on this machine."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fileserver.devstack.errors import DevstackError
+from fileserver.devstack.servers import Prometheus
+from fileserver.devstack.stack import Stack
+from fileserver.system.accounts import ensure_demo_accounts
+from fileserver.system.system import LocalSystem
+
+console = Console()
+
+
+def up(
+    cluster: Annotated[bool, typer.Option(help="Also start the Kubernetes control plane.")] = False,
+    accounts: Annotated[int | None, typer.Option(help="Demo Drive accounts to ensure.")] = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Leave it running and return.")
+    ] = False,
+) -> None:
+    """Start everything (installing what is missing) and print every endpoint."""
+    system = LocalSystem(Stack(cluster=cluster))
+    try:
+        started = system.up(cluster=cluster)
+        count = system.settings.demo_accounts if accounts is None else accounts
+        emails = ensure_demo_accounts(system, count, system.settings.demo_budget_bytes)
+    except DevstackError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    _print_endpoints(system, len(emails))
+    if detach:
+        console.print("Running in the background; `fileserver down` stops it.")
+        return
+    console.print("Press Ctrl-C to stop what this command started.")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    console.print("stopping …")
+    for name in reversed(started):
+        if name in {s.name for s in system.services}:
+            system.process(system.service(name)).stop()
+    system.stack.down([n for n in started if n in system.stack.servers])
+    console.print("stopped: " + (", ".join(started) or "nothing (all was already running)"))
+
+
+def down() -> None:
+    """Stop every service and the servers `fileserver up` started."""
+    stopped = LocalSystem().down()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+def status() -> None:
+    """Show which services run and answer; exit 1 if one runs but does not answer."""
+    system = LocalSystem()
+    table = Table("service", "state", "pid", "url", title="fileserver")
+    for s in system.status():
+        state = (
+            "[green]ready[/green]"
+            if s.ready
+            else ("[yellow]not answering[/yellow]" if s.pid else "[dim]stopped[/dim]")
+        )
+        table.add_row(s.name, state, str(s.pid or ""), s.url)
+    console.print(table)
+    if any(s.pid and not s.ready for s in system.status()):
+        raise typer.Exit(1)
+
+
+def logs(
+    name: Annotated[str, typer.Argument(help="A service or devstack server name.")],
+    follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
+) -> None:
+    """Print (or follow) a service's or server's log."""
+    system = LocalSystem()
+    names = {s.name: system.process(s) for s in system.services}
+    names |= {n: system.stack.process(n) for n in system.stack.servers}
+    if name not in names:
+        console.print(f"[red]error:[/red] unknown name {name!r}; one of: {', '.join(names)}")
+        raise typer.Exit(2)
+    argv = ["tail", "-n", str(lines), *(["-F"] if follow else []), str(names[name].log_file)]
+    raise typer.Exit(subprocess.call(argv))
+
+
+def _print_endpoints(system: LocalSystem, accounts: int) -> None:
+    table = Table("what", "where", title="fileserver is up")
+    for service in system.services:
+        table.add_row(service.name, service.url)
+        if service.docs_path:
+            table.add_row(f"  {service.name} OpenAPI docs", f"{service.url}{service.docs_path}")
+    table.add_row("prometheus", system.stack.server(Prometheus).endpoint())
+    table.add_row("demo Drive accounts", str(accounts))
+    table.add_row("Uploader admin token", system.secrets.uploader_admin_token)
+    table.add_row("Downloader admin token", system.secrets.downloader_admin_token)
+    table.add_row("all credentials", str(system.home / "secrets.json"))
+    console.print(table)
