@@ -1,0 +1,168 @@
+"""The chart against the devstack's kube-apiserver with kwok nodes: server-side dry runs,
+install, upgrade, uninstall, the operator's RBAC, and schema refusals at install time."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tenacity import retry, stop_after_delay, wait_fixed
+
+from tests.chart.conftest import CHART, MINIMAL, NO_PERSISTENCE, Render, set_args
+from tests.fixtures.stack import Kubectl
+
+pytestmark = pytest.mark.cluster
+
+
+def _get(kubectl: Kubectl, namespace: str, kind: str, selector: str = "") -> list[dict[str, Any]]:
+    args = ["get", kind, "-n", namespace, "-o", "json"]
+    if selector:
+        args += ["-l", selector]
+    return json.loads(kubectl(*args))["items"]
+
+
+@pytest.fixture
+def crds(kubectl: Kubectl) -> None:
+    """The chart's CRDs (helm installs them from crds/ too; dry runs need them first)."""
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CHART / "crds"))
+    kubectl("wait", "--for=condition=Established", "crd/driveaccounts.fileserver.io",
+            "crd/kopfpeerings.kopf.dev", "--timeout=60s")  # fmt: skip
+
+
+@pytest.mark.parametrize("values", [[], MINIMAL], ids=["default", "minimal"])
+def test_rendered_objects_pass_server_side_validation(
+    kubectl: Kubectl, namespace: str, render: Render, crds: None, values: list[str]
+) -> None:
+    objects = render(*values, "metrics.grafanaDashboard.enabled=true", namespace=namespace)
+    manifest = "\n---\n".join(json.dumps(o) for o in objects)
+    out = kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=manifest)
+    assert out.count("(server dry run)") == len(objects), out
+
+
+def _deployments_running(kubectl: Kubectl, namespace: str) -> dict[str, int]:
+    nodes = {n["metadata"]["name"] for n in _get(kubectl, "", "nodes")}
+    status = {}
+    for d in _get(kubectl, namespace, "deployments"):
+        selector = ",".join(f"{k}={v}" for k, v in d["spec"]["selector"]["matchLabels"].items())
+        pods = [
+            p for p in _get(kubectl, namespace, "pods", selector)
+            if p["status"].get("phase") == "Running" and p["spec"].get("nodeName") in nodes
+            and not p["metadata"].get("deletionTimestamp")
+        ]  # fmt: skip
+        assert d["status"].get("readyReplicas", 0) == d["spec"]["replicas"], d["metadata"]["name"]
+        status[d["metadata"]["name"]] = len(pods)
+    return status
+
+
+def test_install_upgrade_uninstall(kubectl: Kubectl, namespace: str) -> None:
+    base = [*NO_PERSISTENCE, "jmeter.helmTest=false"]
+    kubectl.helm("install", "fs", str(CHART), "-n", namespace, "--wait", "--timeout=4m",
+                 *set_args(base))  # fmt: skip
+    running = _deployments_running(kubectl, namespace)
+    assert running == {
+        "fs-fileserver-uploader": 2, "fs-fileserver-uploader-worker": 2,
+        "fs-fileserver-downloader": 2, "fs-fileserver-stats": 1,
+        "fs-fileserver-operator": 1, "fs-fileserver-drive-emulator": 1,
+    }  # fmt: skip
+    for sts in _get(kubectl, namespace, "statefulsets"):
+        assert sts["status"].get("readyReplicas") == 1, sts["metadata"]["name"]
+    crds = kubectl("get", "crd", "-o", "name")
+    assert "driveaccounts.fileserver.io" in crds
+    assert "filereplicas.fileserver.io" in crds
+    secret = _get(kubectl, namespace, "secrets", "app.kubernetes.io/instance=fs")[0]
+    before = {d["metadata"]["name"]: d for d in _get(kubectl, namespace, "deployments")}
+
+    changed = [*base, "uploader.replicas=3", "uploader.maxUploadBytes=1000000"]
+    kubectl.helm("upgrade", "fs", str(CHART), "-n", namespace, "--wait", "--timeout=4m",
+                 *set_args(changed))  # fmt: skip
+    after = {d["metadata"]["name"]: d for d in _get(kubectl, namespace, "deployments")}
+    assert after["fs-fileserver-uploader"]["spec"]["replicas"] == 3
+    for name, deployment in after.items():  # the settings changed: every pod template rolls
+        old = before[name]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        new = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        assert new != old, name
+        assert deployment["metadata"]["generation"] > before[name]["metadata"]["generation"]
+    assert _deployments_running(kubectl, namespace)["fs-fileserver-uploader"] == 3
+    # Tokens survive the upgrade (lookup), so running pods and stored credentials stay valid.
+    kept = _get(kubectl, namespace, "secrets", "app.kubernetes.io/instance=fs")[0]
+    assert kept["data"] == secret["data"]
+
+    kubectl.helm("uninstall", "fs", "-n", namespace, "--wait", "--timeout=2m")
+    left = json.loads(kubectl("get", "all,cm,secret,sa,role,rolebinding,pdb,networkpolicy,"
+                              "kopfpeerings", "-n", namespace,
+                              "-l", "app.kubernetes.io/instance=fs",
+                              "-o", "json"))["items"]  # fmt: skip
+    assert [(o["kind"], o["metadata"]["name"]) for o in left] == [("Secret", "fs-fileserver")]
+    assert "driveaccounts.fileserver.io" in kubectl("get", "crd", "-o", "name")
+    bindings = kubectl("get", "clusterrolebindings", "-o", "name")
+    assert f"fs-fileserver-{namespace}-operator" not in bindings
+
+
+def _can(kubectl: Kubectl, namespace: str, *args: str) -> bool:
+    sa = f"system:serviceaccount:{namespace}:fs-fileserver-operator"
+    out = kubectl("auth", "can-i", *args, "-n", namespace, f"--as={sa}", check=False)
+    return out.strip().splitlines()[0] == "yes"
+
+
+def test_operator_rbac_is_what_the_operator_needs_and_no_more(
+    kubectl: Kubectl, namespace: str
+) -> None:
+    kubectl.helm("install", "fs", str(CHART), "-n", namespace, *set_args(NO_PERSISTENCE))
+    allowed = [
+        ("watch", "driveaccounts.fileserver.io"), ("patch", "driveaccounts.fileserver.io"),
+        ("patch", "driveaccounts.fileserver.io", "--subresource=status"),
+        ("list", "filereplicas.fileserver.io"), ("create", "filereplicas.fileserver.io"),
+        ("delete", "filereplicas.fileserver.io"),
+        ("patch", "filereplicas.fileserver.io", "--subresource=status"),
+        ("get", "secrets"), ("watch", "secrets"),
+        ("patch", "deployments.apps/fs-fileserver-uploader", "--subresource=scale"),
+        ("get", "deployments.apps/fs-fileserver-downloader"),
+        ("patch", "deployments.apps/fs-fileserver-stats"),
+        ("create", "events"), ("patch", "events.events.k8s.io"),
+        ("patch", "kopfpeerings.kopf.dev"),
+        ("list", "customresourcedefinitions.apiextensions.k8s.io"),
+    ]  # fmt: skip
+    denied = [
+        ("delete", "driveaccounts.fileserver.io"), ("create", "driveaccounts.fileserver.io"),
+        ("create", "secrets"), ("delete", "secrets"),
+        ("patch", "deployments.apps/fs-fileserver-uploader-worker"),
+        ("delete", "deployments.apps/fs-fileserver-uploader"), ("list", "pods"),
+        ("create", "leases.coordination.k8s.io"),
+    ]  # fmt: skip
+    assert [a for a in allowed if not _can(kubectl, namespace, *a)] == []
+    assert [d for d in denied if _can(kubectl, namespace, *d)] == []
+    # Namespace-scoped by default: nothing in another namespace.
+    sa = f"system:serviceaccount:{namespace}:fs-fileserver-operator"
+    other = kubectl("auth", "can-i", "list", "secrets", "-n", "default", f"--as={sa}", check=False)
+    assert other.strip().splitlines()[0] == "no"
+    # The other components' tokens are not even mounted; their accounts can do nothing.
+    worker = f"system:serviceaccount:{namespace}:fs-fileserver-uploader"
+    out = kubectl("auth", "can-i", "get", "secrets", "-n", namespace, f"--as={worker}", check=False)
+    assert out.strip().splitlines()[0] == "no"
+    kubectl.helm("uninstall", "fs", "-n", namespace)
+
+
+def test_schema_refusal_at_install(kubectl: Kubectl, namespace: str) -> None:
+    out = kubectl.helm("install", "fs", str(CHART), "-n", namespace,
+                       "--set", "secrets.create=false", check=False)  # fmt: skip
+    assert "values don't meet the specifications of the schema" in out
+    assert "at '/secrets/existingSecret'" in out
+    assert "fs" not in kubectl.helm("list", "-n", namespace, "-q").split()
+
+
+def test_persistent_claims_outlive_uninstall(kubectl: Kubectl, namespace: str) -> None:
+    kubectl.helm("install", "fs", str(CHART), "-n", namespace,
+                 "--set", "driveEmulator.persistence.enabled=true",
+                 "--set", "jmeter.helmTest=false")  # fmt: skip
+
+    @retry(stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True)
+    def claims() -> set[str]:
+        names = {c["metadata"]["name"] for c in _get(kubectl, namespace, "pvc")}
+        assert len(names) == 4, names
+        return names
+
+    expected = claims()
+    assert {"data-fs-fileserver-postgresql-0", "fs-fileserver-drive-emulator"} <= expected
+    kubectl.helm("uninstall", "fs", "-n", namespace, "--wait", "--timeout=2m")
+    assert {c["metadata"]["name"] for c in _get(kubectl, namespace, "pvc")} == expected

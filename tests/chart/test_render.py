@@ -1,0 +1,227 @@
+"""The chart without a cluster: lint, rendering, schema refusals, CRD copies, documented values,
+and the wiring of every container's environment into the services' own settings classes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+from services.downloader.config import Settings as DownloaderSettings
+from services.drive.config import DriveSettings
+from services.drive_emulator.config import EmulatorSettings
+from services.stats.config import Settings as StatsSettings
+from services.uploader.config import Settings as UploaderSettings
+from tests.chart.conftest import (
+    CHART,
+    KUBE_VERSION,
+    MINIMAL,
+    ROOT,
+    Render,
+    by_kind,
+    run_helm,
+    secret_values,
+    set_args,
+)
+
+pytestmark = pytest.mark.unit
+
+PREFIXES: dict[str, type[BaseSettings]] = {
+    "FILESERVER_UPLOADER_": UploaderSettings,
+    "FILESERVER_DOWNLOADER_": DownloaderSettings,
+    "FILESERVER_STATS_": StatsSettings,
+    "FILESERVER_DRIVE_EMULATOR_": EmulatorSettings,
+    "FILESERVER_DRIVE_": DriveSettings,
+}
+# Variables the chart defines for its own use: $(VAR) sources and the image's HEALTHCHECK.
+CHART_VARS = {
+    "FILESERVER_HEALTH_URL", "FILESERVER_REDIS_PASSWORD", "FILESERVER_REDIS_URL",
+    "FILESERVER_MONGO_PASSWORD", "FILESERVER_MONGO_URL", "FILESERVER_POSTGRES_PASSWORD",
+    "FILESERVER_DATABASE_URL",
+}  # fmt: skip
+# The services each Deployment runs, and the settings classes they read.
+READS = {
+    "uploader": [UploaderSettings, DriveSettings],
+    "uploader-worker": [UploaderSettings, DriveSettings],
+    "downloader": [DownloaderSettings, DriveSettings],
+    "stats": [StatsSettings],
+    "drive-emulator": [EmulatorSettings],
+}
+
+
+def test_lint_is_clean(helm_bin: Any) -> None:
+    proc = run_helm(helm_bin, "lint", "--strict", str(CHART), f"--kube-version={KUBE_VERSION}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[WARNING]" not in proc.stdout, proc.stdout
+    assert "[ERROR]" not in proc.stdout, proc.stdout
+
+
+def test_default_install_renders_every_component(render: Render) -> None:
+    objects = render()
+    deployments = by_kind(objects, "Deployment")
+    assert sorted(deployments) == sorted(
+        f"fs-fileserver-{n}"
+        for n in (
+            "uploader",
+            "uploader-worker",
+            "downloader",
+            "stats",
+            "operator",
+            "drive-emulator",
+        )
+    )
+    assert sorted(by_kind(objects, "StatefulSet")) == [
+        "fs-fileserver-mongodb", "fs-fileserver-postgresql", "fs-fileserver-redis",
+    ]  # fmt: skip
+    assert len(by_kind(objects, "PodDisruptionBudget")) == 4
+    assert len(by_kind(objects, "NetworkPolicy")) == 9
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True, name
+        assert container["livenessProbe"]["httpGet"]["path"].startswith("/"), name
+        assert container["resources"]["limits"]["memory"], name
+        assert pod["automountServiceAccountToken"] is name.endswith("operator"), name
+        if deployment["spec"]["replicas"] > 1:
+            assert "podAntiAffinity" in pod["affinity"], name
+
+
+def test_every_optional_component_can_be_off(render: Render) -> None:
+    objects = render(*MINIMAL)
+    assert sorted(by_kind(objects, "Deployment")) == [
+        "fs-fileserver-downloader", "fs-fileserver-stats",
+        "fs-fileserver-uploader", "fs-fileserver-uploader-worker",
+    ]  # fmt: skip
+    kinds = {o["kind"] for o in objects}
+    assert kinds.isdisjoint({"StatefulSet", "NetworkPolicy", "PodDisruptionBudget", "Role", "Job"})
+    data = secret_values(objects)
+    assert data["database-url"].startswith("postgresql://")
+    assert data["mongo-url"].startswith("mongodb://")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (["uploader.replicas=-1"], "at '/uploader/replicas': minimum: got -1, want 0"),
+        (["downloader.replicas=two"], "at '/downloader/replicas': got string, want integer"),
+        (["secrets.create=false"], "at '/secrets/existingSecret'"),
+        (["postgresql.enabled=false"], "at '/postgresql/external/url'"),
+        (["highAvailability.antiAffinity=always"], "at '/highAvailability/antiAffinity'"),
+        (["operator.watch=cluster"], "at '/operator/watch'"),
+        (["uploaderr.replicas=1"], "additional properties 'uploaderr' not allowed"),
+    ],
+)
+def test_bad_values_fail_with_the_schema_message(
+    helm_bin: Any, values: list[str], message: str
+) -> None:
+    proc = run_helm(
+        helm_bin, "template", "fs", str(CHART), f"--kube-version={KUBE_VERSION}", *set_args(values)
+    )
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
+
+
+def test_chart_crds_are_the_generated_ones() -> None:
+    generated = sorted(p.name for p in (ROOT / "crds").glob("*.yaml"))
+    assert generated, "crds/ is empty"
+    for name in generated:
+        chart_copy = CHART / "crds" / name
+        assert chart_copy.exists(), f"copy {name} into charts/fileserver/crds/"
+        assert chart_copy.read_text() == (ROOT / "crds" / name).read_text(), (
+            f"charts/fileserver/crds/{name} is stale: cp crds/{name} charts/fileserver/crds/"
+        )
+    peering = list(yaml.safe_load_all((CHART / "crds" / "kopf-peering.yaml").read_text()))
+    assert {c["metadata"]["name"] for c in peering} == {
+        "kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev",
+    }  # fmt: skip
+
+
+def test_every_values_key_is_documented() -> None:
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    for i, line in enumerate(lines):
+        if re.match(r"^\s*[A-Za-z_][\w.-]*:", line) and not line.lstrip().startswith("#"):
+            before = lines[i - 1].strip() if i else ""
+            if not before.startswith("#") and "#" not in line:
+                undocumented.append(f"values.yaml:{i + 1}: {line.strip()}")
+    assert not undocumented, "\n".join(undocumented)
+
+
+def _expand(value: str, env: dict[str, str]) -> str:
+    return re.sub(r"\$\(([A-Z_]+)\)", lambda m: env[m.group(1)], value)
+
+
+def _container_env(objects: list[dict[str, Any]], deployment: str) -> dict[str, str]:
+    """The environment a container would see: ConfigMap, Secret refs, $(VAR) expansion."""
+    (configmap,) = (
+        o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "fs-fileserver"
+    )
+    secret = secret_values(objects)
+    env: dict[str, str] = dict(configmap["data"])
+    (container,) = by_kind(objects, "Deployment")[deployment]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    for item in container["env"]:
+        if "valueFrom" in item:
+            env[item["name"]] = secret[item["valueFrom"]["secretKeyRef"]["key"]]
+        else:
+            env[item["name"]] = _expand(item["value"], env)
+    return env
+
+
+@pytest.mark.parametrize("component", sorted(READS))
+def test_environment_is_what_the_settings_read(
+    render: Render, component: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = render()
+    env = _container_env(objects, f"fs-fileserver-{component}")
+    # Every variable with a settings prefix names a field of that settings class.
+    for name in env:
+        if name in CHART_VARS or name.startswith("FILESERVER_OPERATOR_"):
+            continue
+        prefix = next(p for p in PREFIXES if name.startswith(p))
+        field = name.removeprefix(prefix).lower().split("__")[0]
+        assert field in PREFIXES[prefix].model_fields, f"{name}: no field {field!r}"
+    # And the settings validate with it, outside dev mode (real tokens, DSNs, Fernet key).
+    for key in list(__import__("os").environ):
+        if key.startswith("FILESERVER_"):
+            monkeypatch.delenv(key)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for settings_class in READS[component]:
+        settings = settings_class()
+        assert getattr(settings, "dev_mode", False) is False
+        assert getattr(settings, "host", "0.0.0.0") == "0.0.0.0"  # noqa: S104
+
+
+def test_secret_values_are_generated_and_valid(render: Render) -> None:
+    first, second = secret_values(render()), secret_values(render())
+    assert first["internal-token"] != second["internal-token"]  # random per first install
+    for key in ("uploader-admin-token", "downloader-admin-token", "internal-token"):
+        assert len(first[key]) == 40, key
+        assert first[key].isalnum(), key
+    from cryptography.fernet import Fernet
+
+    Fernet(first["credentials-key"].encode())  # raises if it is not a Fernet key
+
+
+def test_operator_command_and_scope(render: Render) -> None:
+    namespaced = by_kind(render(), "Deployment")["fs-fileserver-operator"]
+    (container,) = namespaced["spec"]["template"]["spec"]["containers"]
+    assert container["command"][:4] == ["kopf", "run", "-m", "fileserver_operator.main"]
+    assert "--namespace=demo" in container["command"]
+    assert "--peering=fileserver" in container["command"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in container["command"]
+    objects = render("operator.watch=all", "operator.peering.enabled=false")
+    (container,) = by_kind(objects, "Deployment")["fs-fileserver-operator"]["spec"]["template"][
+        "spec"
+    ]["containers"]
+    assert "--all-namespaces" in container["command"]
+    assert "--standalone" in container["command"]
+    (role,) = by_kind(objects, "ClusterRole").values()
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert {"driveaccounts", "filereplicas", "namespaces"} <= resources
