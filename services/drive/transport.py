@@ -1,0 +1,97 @@
+"""HTTP transport and service construction for any Drive endpoint.
+
+The service is built from the Drive v3 discovery document shipped inside googleapiclient (no
+network fetch), with ``rootUrl`` and everything derived from it rewritten for a non-Google
+endpoint: the ``api_endpoint`` client option alone keeps media uploads on ``https`` and the
+original path. Transports come from ``googleapiclient.http.build_http()``, which stops httplib2
+from following Drive's ``308 Resume Incomplete`` as a redirect (a bare ``httplib2.Http()`` does,
+and breaks resumable uploads), wrapped in google-auth's ``AuthorizedHttp``.
+
+httplib2 objects are not thread-safe: every worker thread gets its own transport, while the
+credentials (and so the access token) are shared by the account's threads.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import googleapiclient.http
+import httplib2
+from google.auth.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+from googleapiclient.discovery import build_from_document
+
+from services.drive.config import DriveSettings
+
+
+@lru_cache(maxsize=8)
+def discovery_document(root_url: str) -> str:
+    """The static Drive v3 discovery document, pointed at ``root_url``."""
+    source = resources.files("googleapiclient.discovery_cache") / "documents" / "drive.v3.json"
+    doc: dict[str, Any] = json.loads(source.read_text(encoding="utf-8"))
+    if root_url != doc["rootUrl"]:
+        doc["rootUrl"] = root_url
+        doc["mtlsRootUrl"] = root_url
+        doc["baseUrl"] = root_url + doc["servicePath"]
+    return json.dumps(doc)
+
+
+def plain_http(settings: DriveSettings) -> httplib2.Http:
+    """An unauthenticated transport that leaves 308 answers alone."""
+    http = googleapiclient.http.build_http()
+    http.timeout = settings.http_timeout_seconds
+    return http
+
+
+class ThreadTransports:
+    """One authorized transport per worker thread, all closed together."""
+
+    def __init__(self, credentials: Credentials, settings: DriveSettings) -> None:
+        self._credentials = credentials
+        self._settings = settings
+        self._local = threading.local()
+        self._all: list[AuthorizedHttp] = []
+        self._lock = threading.Lock()
+        self._service: Any = None
+
+    def http(self) -> AuthorizedHttp:
+        """The calling thread's transport."""
+        http: AuthorizedHttp | None = getattr(self._local, "http", None)
+        if http is None:
+            http = AuthorizedHttp(self._credentials, http=plain_http(self._settings))
+            self._local.http = http
+            with self._lock:
+                self._all.append(http)
+        return http
+
+    def service(self) -> Any:
+        """The Drive v3 resource, built once; every request made from it is given ``http=``."""
+        http = self.http()
+        with self._lock:
+            if self._service is None:
+                self._service = build_from_document(
+                    discovery_document(self._settings.root_url), http=http
+                )
+            return self._service
+
+    def reset(self) -> None:
+        """Close the calling thread's connections after a transport failure.
+
+        httplib2 keeps a connection whose request failed midway (its peer may already have
+        sent an answer that belongs to no request now); reusing it reads that stale answer
+        or a broken pipe. The next request opens a fresh connection instead.
+        """
+        http: AuthorizedHttp | None = getattr(self._local, "http", None)
+        if http is not None:
+            http.close()
+
+    def close(self) -> None:
+        """Close every thread's connections (unclosed sockets warn at garbage collection)."""
+        with self._lock:
+            transports, self._all = self._all, []
+        for http in transports:
+            http.close()

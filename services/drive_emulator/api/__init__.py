@@ -1,0 +1,1 @@
+"""HTTP routers of the emulator: Drive v3 paths, OAuth token endpoint, web links, admin."""
