@@ -1,0 +1,1 @@
+"""Benchmarks of fileserver's services (results in docs/performance.md)."""

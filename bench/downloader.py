@@ -1,0 +1,282 @@
+"""Benchmark of the Downloader's download endpoint against a bare FastAPI endpoint.
+
+    uv run python -m bench.downloader [--seconds 10] [--connections 64]
+
+Needs the devstack's Redis (``uv run fileserver dev up --only redis``): issued URLs are queued
+for Stats. Every server runs as uvicorn processes on loopback with the same settings (workers,
+no access log, keep-alive); the Downloader uses its embedded default, SQLite. Prints, for one
+and for two worker processes, requests/s and p99 latency of both and their ratio; then the
+overcommit count (accounts whose issued bytes passed their budget in a run that exhausts the
+pool: the goal is 0) and the pool utilisation of the Downloader against naive round robin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from bench.load import LoadResult, run_load
+from services.shared.events import (
+    AccountState,
+    Event,
+    EventBatch,
+    FileState,
+    FileStatus,
+    ReplicaInfo,
+    ReplicaState,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "bench-internal-token-0123456789"  # noqa: S105 (a loopback benchmark's own token)
+MB = 10**6
+REDIS_URL = "redis://127.0.0.1:63799/3"
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A uvicorn process; ``url`` once it answers ``/readyz``."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for attempt in Retrying(
+            stop=stop_after_delay(60),
+            wait=wait_fixed(0.2),
+            retry=retry_if_exception_type(Exception),
+            reraise=True,
+        ):
+            with attempt:
+                assert httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def bare(workers: int) -> Server:
+    port = _port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bench.bare:create_app",
+        "--factory",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--timeout-keep-alive",
+        "75",
+    ]
+    return Server(argv, {}, port)
+
+
+def downloader(workers: int, state: Path) -> Server:
+    port = _port()
+    env = {
+        "FILESERVER_DOWNLOADER_PORT": str(port),
+        "FILESERVER_DOWNLOADER_WORKERS": str(workers),
+        "FILESERVER_DOWNLOADER_STATE_DIR": str(state),
+        "FILESERVER_DOWNLOADER_REDIS_URL": REDIS_URL,
+        "FILESERVER_DOWNLOADER_ADMIN_TOKEN": "bench-admin-token-0123456789",
+        "FILESERVER_DOWNLOADER_INTERNAL_TOKEN": TOKEN,
+        "FILESERVER_DRIVE_ROOT_URL": "http://127.0.0.1:9/",
+    }
+    return Server([sys.executable, "-m", "services.downloader"], env, port)
+
+
+def catalog(budgets: dict[str, int], sizes: dict[str, int]) -> dict[str, Any]:
+    events: list[Event] = [
+        Event(
+            seq=1, state=AccountState(id=a, email=f"{a}@bench", daily_budget_bytes=b, enabled=True)
+        )
+        for a, b in budgets.items()
+    ]
+    for name, size in sizes.items():
+        replicas = tuple(
+            ReplicaInfo(account_id=a, drive_file_id=f"{name}-{a}", state=ReplicaState.READY)
+            for a in budgets
+        )
+        state = FileState(
+            id=name,
+            name=name,
+            size=size,
+            content_type="application/octet-stream",
+            status=FileStatus.UPLOADED,
+            replicas=replicas,
+        )
+        events.append(Event(seq=1, state=state))
+    return EventBatch(events=tuple(events)).model_dump(mode="json")
+
+
+def load(server: Server, paths: list[str], connections: int, seconds: float) -> LoadResult:
+    asyncio.run(
+        run_load(
+            "127.0.0.1", server.port, paths, connections=connections, seconds=min(2.0, seconds)
+        )
+    )
+    return asyncio.run(
+        run_load("127.0.0.1", server.port, paths, connections=connections, seconds=seconds)
+    )
+
+
+def overcommitted(db: Path, budgets: dict[str, int]) -> tuple[int, int, int]:
+    """(accounts over budget, bytes issued, pool budget) from the Downloader's own records."""
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT account_id, day, SUM(bytes) FROM issued_urls GROUP BY account_id, day"
+        ).fetchall()
+    over = sum(1 for account, _day, total in rows if total > budgets[account])
+    return over, sum(r[2] for r in rows), sum(budgets.values())
+
+
+def naive_round_robin(budgets: dict[str, int], sizes: dict[str, int], requests: list[str]) -> int:
+    """Bytes issued before the first refusal that another account could have served."""
+    accounts = sorted(budgets)
+    left = dict(budgets)
+    issued = 0
+    for n, name in enumerate(requests):
+        account = accounts[n % len(accounts)]
+        if left[account] < sizes[name]:
+            if any(v >= sizes[name] for v in left.values()):
+                return issued
+            continue
+        left[account] -= sizes[name]
+        issued += sizes[name]
+    return issued
+
+
+def utilisation(
+    server: Server, budgets: dict[str, int], sizes: dict[str, int], requests: list[str]
+) -> int:
+    """The same measure, asking the Downloader one request at a time."""
+    left = dict(budgets)
+    issued = 0
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        for name in requests:
+            answer = http.get(f"/files/{name}/download")
+            if answer.status_code == 200:
+                ticket = answer.json()
+                left[ticket["account_id"]] -= ticket["charged_bytes"]
+                issued += ticket["charged_bytes"]
+            elif any(v >= sizes[name] for v in left.values()):
+                return issued
+    return issued
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    sizes = {f"file{n:02d}": rng.randint(1, 200) * MB for n in range(20)}
+    paths = [f"/files/{rng.choice(list(sizes))}/download" for _ in range(1000)]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    queue = redis.Redis.from_url(REDIS_URL)
+    print("| workers | endpoint | requests/s | p50 ms | p99 ms | statuses |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    try:
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as tmp:
+                baseline = bare(workers)
+                try:
+                    base = load(baseline, paths, args.connections, args.seconds)
+                finally:
+                    baseline.stop()
+                server = downloader(workers, Path(tmp))
+                try:
+                    budgets = {f"acct{n}": 10**15 for n in range(10)}
+                    httpx.post(
+                        f"{server.url}/internal/events",
+                        json=catalog(budgets, sizes),
+                        headers=headers,
+                    ).raise_for_status()
+                    ours = load(server, paths, args.connections, args.seconds)
+                finally:
+                    server.stop()
+            for name, result in (("bare FastAPI", base), ("Downloader", ours)):
+                p50, p99 = result.percentile(0.5) * 1000, result.percentile(0.99) * 1000
+                print(
+                    f"| {workers} | {name} | {result.rps:.0f} | {p50:.1f} | {p99:.1f} "
+                    f"| {dict(result.statuses)} |"
+                )
+            print(
+                f"| {workers} | **ratio** | **{ours.rps / base.rps:.2f}** | | "
+                f"{ours.percentile(0.99) / base.percentile(0.99):.2f}× | |"
+            )
+
+        # Overcommit: two workers, budgets that run out during the run.
+        with tempfile.TemporaryDirectory() as tmp:
+            budgets = {f"acct{n}": rng.randint(2_000, 4_000) * MB for n in range(10)}
+            server = downloader(2, Path(tmp))
+            try:
+                httpx.post(
+                    f"{server.url}/internal/events", json=catalog(budgets, sizes), headers=headers
+                ).raise_for_status()
+                result = load(server, paths, args.connections, args.seconds)
+            finally:
+                server.stop()
+            over, issued, pool = overcommitted(Path(tmp) / "downloader.db", budgets)
+            print(
+                f"\novercommit (2 workers, statuses {dict(result.statuses)}): "
+                f"{over} accounts over budget; issued {issued / pool:.1%} of the pool"
+            )
+
+        # Utilisation: one request at a time, mixed sizes, until a needless refusal.
+        with tempfile.TemporaryDirectory() as tmp:
+            budgets = {f"acct{n}": rng.randint(400, 900) * MB for n in range(6)}
+            small = {f"file{n:02d}": rng.randint(1, 60) * MB for n in range(15)}
+            requests = [rng.choice(list(small)) for _ in range(5000)]
+            server = downloader(1, Path(tmp))
+            try:
+                httpx.post(
+                    f"{server.url}/internal/events", json=catalog(budgets, small), headers=headers
+                ).raise_for_status()
+                ours_bytes = utilisation(server, budgets, small, requests)
+            finally:
+                server.stop()
+            pool = sum(budgets.values())
+            naive = naive_round_robin(budgets, small, requests)
+            print(
+                f"pool utilisation before a needless 503: Downloader {ours_bytes / pool:.1%}, "
+                f"naive round robin {naive / pool:.1%}"
+            )
+    finally:
+        queue.flushdb()
+        queue.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Which account serves the next download: round robin, weighted by bytes (item 11).
+
+Plain round robin counts requests, so with files of mixed sizes the bytes drift apart (one
+account gets the 4 GB file, the next a 1 MB one). This balancer keeps the rotation but orders
+the candidates by the share of its daily budget each account has served today in this process:
+with equal sizes and budgets it is exactly sequential round robin; with mixed sizes each
+account's bytes stay within one file size of the others; with unequal budgets each account
+serves in proportion to its budget, so that all of them run dry at about the same time.
+Ties go to the first account after the one used last, which is what makes it sequential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+
+class Balancer:
+    """Per-process rotation state and bytes served today per account."""
+
+    def __init__(self) -> None:
+        self.day: date | None = None
+        self.served: dict[str, int] = {}
+        self.last: str = ""
+
+    def start_day(self, day: date, served: dict[str, int]) -> None:
+        """Begin ``day`` with the bytes already served (by every process) as the baseline."""
+        self.day = day
+        self.served = dict(served)
+
+    def order(self, candidates: Sequence[tuple[str, int]], day: date) -> list[str]:
+        """Candidate account ids (``(id, daily budget)``, budget > 0) in the order to try."""
+        if day != self.day:
+            self.start_day(day, {})
+        ids = sorted(candidates)
+        # Rotation: accounts after the last one used come first, in id order, then the rest.
+        pos = {aid: (0 if aid > self.last else 1, aid) for aid, _ in ids}
+        served = self.served
+        return [
+            aid for aid, _ in sorted(ids, key=lambda c: (served.get(c[0], 0) / c[1], pos[c[0]]))
+        ]
+
+    def note(self, account_id: str, nbytes: int, day: date) -> None:
+        """Record that ``account_id`` served ``nbytes`` on ``day``."""
+        if day != self.day:
+            self.start_day(day, {})
+        self.served[account_id] = self.served.get(account_id, 0) + nbytes
+        self.last = account_id

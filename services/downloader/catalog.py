@@ -1,0 +1,97 @@
+"""The in-memory catalog every download request reads: no database round trip per lookup.
+
+Each process keeps accounts and files (with their ready replicas) in dictionaries and refreshes
+them incrementally: applying an event batch bumps a revision counter in the database, and a
+refresh loads only the rows changed since the revision it last saw. A lookup that misses
+triggers a refresh first, so a file announced to one replica is found at once by the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.downloader import repository
+from services.shared.events import FileStatus, ReplicaState
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAccount:
+    """What balancing needs to know about an account."""
+
+    id: str
+    daily_budget_bytes: int
+    servable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CachedReplica:
+    """A ready copy: the account that serves it and Drive's id for it there."""
+
+    account_id: str
+    drive_file_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CachedFile:
+    """A file as the download path sees it."""
+
+    id: str
+    name: str
+    size: int
+    status: FileStatus
+    deleted: bool
+    replicas: tuple[CachedReplica, ...]
+
+
+class Catalog:
+    """Accounts and files of this process, refreshed from the database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._lock = asyncio.Lock()
+        self.rev = -1
+        self.accounts: dict[str, CachedAccount] = {}
+        self.files: dict[str, CachedFile] = {}
+
+    async def refresh(self) -> None:
+        """Load what changed since the last refresh (one cheap query when nothing did)."""
+        seen = self.rev
+        async with self._lock:
+            if self.rev != seen:  # another caller refreshed while we waited
+                return
+            async with self._sessions() as session:
+                changes = await repository.changes_since(session, self.rev)
+            for a in changes.accounts:
+                self.accounts[a.id] = CachedAccount(
+                    a.id, a.daily_budget_bytes, a.enabled and not a.deleted
+                )
+            for f in changes.files:
+                ready = tuple(
+                    CachedReplica(r.account_id, r.drive_file_id)
+                    for r in sorted(changes.replicas.get(f.id, ()), key=lambda r: r.account_id)
+                    if r.state == ReplicaState.READY and r.drive_file_id
+                )
+                self.files[f.id] = CachedFile(
+                    f.id, f.name, f.size, FileStatus(f.status), f.deleted, ready
+                )
+            self.rev = changes.rev
+
+    async def file(self, file_id: str) -> CachedFile | None:
+        """The file, refreshing once if it is not (yet) known here."""
+        found = self.files.get(file_id)
+        if found is None:
+            await self.refresh()
+            found = self.files.get(file_id)
+        return found
+
+    def servers(self, file: CachedFile) -> list[tuple[CachedAccount, CachedReplica]]:
+        """Accounts that hold a ready replica of ``file`` and may serve downloads."""
+        out = []
+        for replica in file.replicas:
+            account = self.accounts.get(replica.account_id)
+            if account is not None and account.servable and account.daily_budget_bytes > 0:
+                out.append((account, replica))
+        return out

@@ -1,0 +1,71 @@
+"""Engine, sessions and schema migrations of the Downloader's database.
+
+One code path for PostgreSQL (asyncpg) and SQLite (aiosqlite). SQLite gets WAL journaling and a
+busy timeout on every connection: group commit keeps writers few, and WAL lets readers (reports,
+catalog refreshes) proceed while a batch is being written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from services.downloader.config import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    """An async engine for the configured database (creating the SQLite folder if needed)."""
+    url = settings.sqlalchemy_url
+    if url.startswith("sqlite"):
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, pool_size=8, max_overflow=8)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def alembic_config(settings: Settings) -> Config:
+    """Alembic's configuration, built in code: the package carries its migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
+    return config
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` (blocking; safe to run from several processes)."""
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(settings), revision)
+
+
+async def migrate_async(settings: Settings) -> None:
+    """:func:`migrate` without blocking the event loop (Alembic's env runs its own loop)."""
+    await asyncio.to_thread(migrate, settings)

@@ -1,0 +1,61 @@
+"""The Downloader's FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from services.downloader.api import downloads, health, internal, reports
+from services.downloader.config import Settings, get_settings
+from services.downloader.errors import DownloaderError
+from services.downloader.runtime import build_runtime
+from services.drive.config import DriveSettings
+from services.drive.config import get_settings as get_drive_settings
+from services.shared.days import utcnow
+from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DownloaderError)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    drive: DriveSettings | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """A Downloader app; its lifespan migrates, loads the catalog and starts the workers.
+
+    ``drive`` decides the form and host of download URLs (``FILESERVER_DRIVE_*``); ``clock``
+    is replaceable so that tests can cross a day boundary.
+    """
+    settings = settings or get_settings()
+    drive = drive or get_drive_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await build_runtime(settings, drive, clock=clock)
+        await runtime.start()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="fileserver Downloader",
+        summary="Budget-safe Drive download URLs and precomputed statistics",
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware, service="downloader")
+    app.add_exception_handler(DownloaderError, _domain_error)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for module in (downloads, reports, internal, health):
+        app.include_router(module.router)
+    return app

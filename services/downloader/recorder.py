@@ -1,0 +1,148 @@
+"""Durable stats events with group commit, and their delivery to the Stats queue.
+
+A download request hands its issued URL to the recorder and waits. One writer task stores
+everything that arrived while the previous batch was being written in a single transaction
+(charging the leases and inserting the rows), and only then releases the waiting requests:
+under load one round trip serves hundreds of requests, and no client ever holds a URL that is
+not in the database. After the commit the batch is queued for Stats with the batch id as arq job
+id; if that fails (Redis down, process killed right after the commit), the relay finds the batch
+still unapplied after ``relay_after_seconds`` and queues it again, so every stored URL reaches
+the statistics, at least once in delivery and exactly once in effect (batch ids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.downloader import metrics, repository
+from services.downloader.config import Settings
+from services.downloader.repository import IssueRow
+from services.shared.stats import PROCESS_BATCH_JOB, STATS_QUEUE, IssueBatch, IssuedUrl
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(Exception):
+    """The lease this URL was charged to was closed before the charge was stored."""
+
+
+class RecordFailed(Exception):
+    """The batch holding this URL could not be stored; the URL must not be handed out."""
+
+
+class IssueRecorder:
+    """Group commit of issued URLs, then queueing for Stats."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        queue: ArqRedis | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._sessions = sessions
+        self._queue = queue
+        self._clock = clock
+        self._pending: list[tuple[IssueRow, asyncio.Future[None]]] = []
+        self._wakeup = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[bool]] = set()
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._writer = asyncio.create_task(self._write_loop(), name="issue-recorder")
+
+    async def stop(self) -> None:
+        """Store what is pending, finish queueing, stop the writer."""
+        while self._pending:
+            await self._flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        if self._sending:
+            await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def record(self, row: IssueRow) -> None:
+        """Return once ``row`` is stored; raise :class:`LeaseLost` or :class:`RecordFailed`."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((row, future))
+        self._wakeup.set()
+        await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        limit = self._settings.record_batch_max
+        batch, self._pending = self._pending[:limit], self._pending[limit:]
+        batch_id = uuid.uuid4()
+        rows = [row for row, _ in batch]
+        try:
+            async with self._sessions() as session, session.begin():
+                accepted = await repository.store_issues(
+                    session, batch_id=batch_id, now=self._clock(), rows=rows
+                )
+        except Exception as exc:
+            log.exception("could not store a batch of %d issued URLs", len(batch))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(RecordFailed(str(exc)))
+            return
+        metrics.COMMIT_BATCH.observe(len(batch))
+        stored = []
+        for row, future in batch:
+            if row.lease_id in accepted:
+                stored.append(row.issued)
+                if not future.done():
+                    future.set_result(None)
+            elif not future.done():
+                future.set_exception(LeaseLost(str(row.lease_id)))
+        if stored and self._queue is not None:
+            task = asyncio.create_task(self._enqueue(batch_id, stored))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    async def _enqueue(self, batch_id: uuid.UUID, issued: list[IssuedUrl]) -> bool:
+        """Queue one batch for Stats; ``False`` if it failed or the job is already queued."""
+        assert self._queue is not None
+        payload = IssueBatch(batch_id=batch_id, issued=tuple(issued)).model_dump(mode="json")
+        try:
+            job = await self._queue.enqueue_job(
+                PROCESS_BATCH_JOB, payload, _job_id=str(batch_id), _queue_name=STATS_QUEUE
+            )
+        except Exception:  # the relay queues it again later
+            log.warning("could not queue stats batch %s; the relay will retry", batch_id)
+            metrics.STATS_ENQUEUE_FAILURES.inc()
+            return False
+        return job is not None
+
+    async def relay(self, now: datetime) -> int:
+        """Queue again the batches Stats has not applied in time; how many were queued."""
+        if self._queue is None:
+            return 0
+        before = now - timedelta(seconds=self._settings.relay_after_seconds)
+        async with self._sessions() as session:
+            waiting = await repository.unapplied_batches(session, created_before=before, limit=100)
+        queued = 0
+        for batch_id in waiting:
+            async with self._sessions() as session:
+                issued = await repository.batch_issues(session, batch_id)
+            # The same job id: arq refuses a duplicate while the first is queued or running.
+            if issued and await self._enqueue(batch_id, issued):
+                queued += 1
+                metrics.STATS_BATCHES_RELAYED.inc()
+        return queued

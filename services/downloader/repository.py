@@ -1,0 +1,649 @@
+"""Data access of the Downloader: every SQL statement the service runs lives here.
+
+The functions take an open session and never commit: the caller owns the transaction, so a
+service function can combine several of them atomically. Statements are written to mean the
+same on PostgreSQL and SQLite (upserts through each dialect's ``ON CONFLICT``); where
+PostgreSQL needs row locks for correctness across processes, SQLite gets the same effect from
+its single writer.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import update as sa_update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from services.downloader.models import (
+    Account,
+    AccountDayStats,
+    AccountStats,
+    BudgetDay,
+    CatalogRevision,
+    File,
+    FileDayStats,
+    FileStats,
+    IssuedUrlRecord,
+    Lease,
+    Replica,
+    StatsBatchRecord,
+)
+from services.shared.events import (
+    AccountState,
+    FileState,
+    FileStatus,
+    ReplicaInfo,
+    ReplicaState,
+)
+from services.shared.stats import Increment, IssuedUrl, StatsBatch
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT (both have ``on_conflict_do_nothing/update``)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def update(model: Any) -> Any:
+    """An UPDATE that skips the ORM's in-session synchronisation: sessions here hold no
+    objects that such a statement could make stale, and the evaluation costs on hot paths."""
+    return sa_update(model).execution_options(synchronize_session=False)
+
+
+def _col(model: Any, name: str) -> Any:
+    """A model's mapped column (keeps type checkers quiet about SQLModel's class attributes)."""
+    return getattr(model, name)
+
+
+# --- catalog ---------------------------------------------------------------------------------
+
+
+async def bump_revision(session: AsyncSession) -> int:
+    """Lock the catalog revision row and advance it; returns the new revision."""
+    result = await session.execute(
+        update(CatalogRevision)
+        .where(_col(CatalogRevision, "id") == 1)
+        .values(rev=_col(CatalogRevision, "rev") + 1)
+        .returning(_col(CatalogRevision, "rev"))
+    )
+    return int(result.scalar_one())
+
+
+async def current_revision(session: AsyncSession) -> int:
+    """The revision of the newest applied event batch."""
+    result = await session.execute(select(_col(CatalogRevision, "rev")))
+    return int(result.scalar_one_or_none() or 0)
+
+
+async def stored_seqs(
+    session: AsyncSession, model: type[Account] | type[File], ids: Iterable[str]
+) -> dict[str, int]:
+    """Sequence numbers already applied for these aggregates."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    result = await session.execute(
+        select(_col(model, "id"), _col(model, "seq")).where(_col(model, "id").in_(wanted))
+    )
+    return {row[0]: int(row[1]) for row in result}
+
+
+async def put_account(session: AsyncSession, state: AccountState, *, seq: int, rev: int) -> None:
+    """Store an account's state (insert or replace)."""
+    values = {
+        "email": state.email,
+        "daily_budget_bytes": state.daily_budget_bytes,
+        "enabled": state.enabled,
+        "deleted": state.deleted,
+        "seq": seq,
+        "rev": rev,
+    }
+    stmt = _insert(session, Account).values(id=state.id, **values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+
+async def put_file(session: AsyncSession, state: FileState, *, seq: int, rev: int) -> None:
+    """Store a file's state and replace its replicas (a deleted file keeps none)."""
+    values = {
+        "name": state.name,
+        "size": state.size,
+        "content_type": state.content_type,
+        "sha256": state.sha256,
+        "status": state.status.value,
+        "deleted": state.deleted,
+        "seq": seq,
+        "rev": rev,
+    }
+    stmt = _insert(session, File).values(id=state.id, **values)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+    await session.execute(Replica.__table__.delete().where(Replica.__table__.c.file_id == state.id))  # type: ignore[attr-defined]
+    replicas = {} if state.deleted else {r.account_id: r for r in state.replicas}
+    if replicas:
+        await session.execute(
+            _insert(session, Replica),
+            [
+                {
+                    "file_id": state.id,
+                    "account_id": r.account_id,
+                    "drive_file_id": r.drive_file_id,
+                    "state": r.state.value,
+                }
+                for r in replicas.values()
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class CatalogChanges:
+    """Rows changed since a revision, as the in-memory catalog reloads them."""
+
+    rev: int
+    accounts: list[Account]
+    files: list[File]
+    replicas: dict[str, list[Replica]]
+
+
+async def changes_since(session: AsyncSession, rev: int) -> CatalogChanges:
+    """Accounts and files (with replicas) changed after revision ``rev``."""
+    newest = await current_revision(session)
+    if newest <= rev:
+        return CatalogChanges(newest, [], [], {})
+    accounts = list(
+        (await session.execute(select(Account).where(_col(Account, "rev") > rev))).scalars()
+    )
+    files = list((await session.execute(select(File).where(_col(File, "rev") > rev))).scalars())
+    replicas: dict[str, list[Replica]] = {f.id: [] for f in files}
+    if files:
+        changed = select(_col(File, "id")).where(_col(File, "rev") > rev)
+        result = await session.execute(select(Replica).where(_col(Replica, "file_id").in_(changed)))
+        for replica in result.scalars():
+            replicas[replica.file_id].append(replica)
+    return CatalogChanges(newest, accounts, files, replicas)
+
+
+async def accounts_page(
+    session: AsyncSession, *, after: str, limit: int
+) -> list[tuple[AccountState, int]]:
+    """Accounts (tombstones included) in id order after ``after``, with their sequence numbers."""
+    result = await session.execute(
+        select(Account)
+        .where(_col(Account, "id") > after)
+        .order_by(_col(Account, "id"))
+        .limit(limit)
+    )
+    return [
+        (
+            AccountState(
+                id=a.id,
+                email=a.email,
+                daily_budget_bytes=a.daily_budget_bytes,
+                enabled=a.enabled,
+                deleted=a.deleted,
+            ),
+            a.seq,
+        )
+        for a in result.scalars()
+    ]
+
+
+async def files_page(
+    session: AsyncSession, *, after: str, limit: int
+) -> list[tuple[FileState, int]]:
+    """Files (tombstones included) with replicas, in id order after ``after``."""
+    result = await session.execute(
+        select(File).where(_col(File, "id") > after).order_by(_col(File, "id")).limit(limit)
+    )
+    files = list(result.scalars())
+    by_file: dict[str, list[ReplicaInfo]] = {f.id: [] for f in files}
+    if files:
+        rows = await session.execute(
+            select(Replica)
+            .where(_col(Replica, "file_id").in_(list(by_file)))
+            .order_by(_col(Replica, "file_id"), _col(Replica, "account_id"))
+        )
+        for r in rows.scalars():
+            by_file[r.file_id].append(
+                ReplicaInfo(
+                    account_id=r.account_id,
+                    drive_file_id=r.drive_file_id,
+                    state=ReplicaState(r.state),
+                )
+            )
+    return [
+        (
+            FileState(
+                id=f.id,
+                name=f.name,
+                size=f.size,
+                content_type=f.content_type,
+                sha256=f.sha256,
+                status=FileStatus(f.status),
+                replicas=tuple(by_file[f.id]),
+                deleted=f.deleted,
+            ),
+            f.seq,
+        )
+        for f in files
+    ]
+
+
+# --- budget leases ---------------------------------------------------------------------------
+
+
+async def grant_budget(
+    session: AsyncSession,
+    *,
+    lease_id: uuid.UUID,
+    new_lease: bool,
+    account_id: str,
+    day: date,
+    budget: int,
+    need: int,
+    block: int,
+    share: int,
+    holder: str,
+    expires_at: datetime,
+) -> int:
+    """Lease at least ``need`` (≥ 1) and at most ``max(need, block)`` bytes of the day's budget.
+
+    Returns the bytes granted (0: the account cannot give ``need`` today). Locks are taken in
+    the order lease row, then budget row, as :func:`close_lease` does, so that the two never
+    deadlock on PostgreSQL. A top-up of a lease that another process has meanwhile closed
+    grants nothing.
+    """
+    lease_table = Lease.__table__  # type: ignore[attr-defined]
+    if new_lease:
+        await session.execute(
+            lease_table.insert().values(
+                id=lease_id,
+                account_id=account_id,
+                day=day,
+                holder=holder,
+                granted_bytes=0,
+                used_bytes=0,
+                expires_at=expires_at,
+                closed=False,
+            )
+        )
+    else:
+        touched = await session.execute(
+            update(Lease)
+            .where(_col(Lease, "id") == lease_id, _col(Lease, "closed").is_(False))
+            .values(expires_at=expires_at)
+        )
+        if touched.rowcount != 1:  # type: ignore[attr-defined]
+            return 0
+    await session.execute(
+        _insert(session, BudgetDay)
+        .values(account_id=account_id, day=day, budget_bytes=budget, leased_bytes=0)
+        .on_conflict_do_nothing(index_elements=["account_id", "day"])
+    )
+    row = (
+        await session.execute(
+            select(_col(BudgetDay, "budget_bytes"), _col(BudgetDay, "leased_bytes"))
+            .where(_col(BudgetDay, "account_id") == account_id, _col(BudgetDay, "day") == day)
+            .with_for_update()
+        )
+    ).one()
+    # The account's current budget wins over the one recorded when the day's row was made.
+    remaining = budget - int(row.leased_bytes)
+    if remaining < need:
+        return 0
+    # Take at most a share of what is left, so that near the end of the day the last bytes are
+    # spread over the processes that ask instead of sitting unused in one process's lease.
+    granted = max(need, min(block, remaining // share))
+    await session.execute(
+        update(BudgetDay)
+        .where(_col(BudgetDay, "account_id") == account_id, _col(BudgetDay, "day") == day)
+        .values(budget_bytes=budget, leased_bytes=_col(BudgetDay, "leased_bytes") + granted)
+    )
+    await session.execute(
+        update(Lease)
+        .where(_col(Lease, "id") == lease_id)
+        .values(granted_bytes=_col(Lease, "granted_bytes") + granted)
+    )
+    return granted
+
+
+async def extend_lease(session: AsyncSession, lease_id: uuid.UUID, expires_at: datetime) -> bool:
+    """Push an open lease's expiry; ``False`` if it was closed (reclaimed) meanwhile."""
+    result = await session.execute(
+        update(Lease)
+        .where(_col(Lease, "id") == lease_id, _col(Lease, "closed").is_(False))
+        .values(expires_at=expires_at)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def close_lease(session: AsyncSession, lease_id: uuid.UUID) -> int | None:
+    """Close a lease and give its unused bytes back to the day; ``None`` if already closed."""
+    result = await session.execute(
+        update(Lease)
+        .where(_col(Lease, "id") == lease_id, _col(Lease, "closed").is_(False))
+        .values(closed=True)
+        .returning(
+            _col(Lease, "account_id"),
+            _col(Lease, "day"),
+            _col(Lease, "granted_bytes") - _col(Lease, "used_bytes"),
+        )
+    )
+    row = result.one_or_none()
+    if row is None:
+        return None
+    account_id, day, unused = row[0], row[1], int(row[2])
+    if unused:
+        await session.execute(
+            update(BudgetDay)
+            .where(_col(BudgetDay, "account_id") == account_id, _col(BudgetDay, "day") == day)
+            .values(leased_bytes=_col(BudgetDay, "leased_bytes") - unused)
+        )
+    return unused
+
+
+async def expired_leases(
+    session: AsyncSession, before: datetime, limit: int = 100
+) -> list[uuid.UUID]:
+    """Open leases whose holder let them expire before ``before`` (crashed or stalled)."""
+    result = await session.execute(
+        select(_col(Lease, "id"))
+        .where(_col(Lease, "closed").is_(False), _col(Lease, "expires_at") < before)
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def issued_by_account(session: AsyncSession, day: date) -> dict[str, int]:
+    """Bytes issued per account on ``day``: exact, since every issue is counted on its lease."""
+    result = await session.execute(
+        select(_col(Lease, "account_id"), func.sum(_col(Lease, "used_bytes")))
+        .where(_col(Lease, "day") == day)
+        .group_by(_col(Lease, "account_id"))
+    )
+    return {row[0]: int(row[1] or 0) for row in result}
+
+
+# --- issued URLs (group commit) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    """An issued URL about to be stored, with the lease its bytes come from."""
+
+    issued: IssuedUrl
+    lease_id: uuid.UUID | None
+    offset: int
+
+
+async def store_issues(
+    session: AsyncSession, *, batch_id: uuid.UUID, now: datetime, rows: Sequence[IssueRow]
+) -> set[uuid.UUID | None]:
+    """Charge each lease its rows' bytes and store the rows whose lease accepted the charge.
+
+    A lease accepts only while it is open and within its grant; returns the accepted lease ids
+    (``None`` stands for rows charged to no lease: zero-byte requests).
+    """
+    usage: dict[uuid.UUID, int] = {}
+    for row in rows:
+        if row.lease_id is not None:
+            usage[row.lease_id] = usage.get(row.lease_id, 0) + row.issued.bytes
+    accepted: set[uuid.UUID | None] = {None}
+    if usage:
+        # One statement for every lease of the batch: each await costs an event-loop turn,
+        # and under load those turns, not the database, are what a flush waits for.
+        charge = case(usage, value=_col(Lease, "id"), else_=0)
+        result = await session.execute(
+            update(Lease)
+            .where(
+                _col(Lease, "id").in_(sorted(usage)),
+                _col(Lease, "closed").is_(False),
+                _col(Lease, "used_bytes") + charge <= _col(Lease, "granted_bytes"),
+            )
+            .values(used_bytes=_col(Lease, "used_bytes") + charge)
+            .returning(_col(Lease, "id"))
+        )
+        accepted.update(result.scalars())
+    kept = [row for row in rows if row.lease_id in accepted]
+    if kept:
+        await session.execute(
+            StatsBatchRecord.__table__.insert().values(id=batch_id, created_at=now, applied_at=None)  # type: ignore[attr-defined]
+        )
+        await session.execute(
+            IssuedUrlRecord.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "id": row.issued.id,
+                    "batch_id": batch_id,
+                    "file_id": row.issued.file_id,
+                    "account_id": row.issued.account_id,
+                    "lease_id": row.lease_id,
+                    "day": row.issued.day,
+                    "offset": row.offset,
+                    "bytes": row.issued.bytes,
+                    "issued_at": row.issued.issued_at,
+                }
+                for row in kept
+            ],
+        )
+    return accepted
+
+
+async def unapplied_batches(
+    session: AsyncSession, *, created_before: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Stats batches still waiting for their increments, oldest first."""
+    result = await session.execute(
+        select(_col(StatsBatchRecord, "id"))
+        .where(
+            _col(StatsBatchRecord, "applied_at").is_(None),
+            _col(StatsBatchRecord, "created_at") < created_before,
+        )
+        .order_by(_col(StatsBatchRecord, "created_at"))
+        .limit(limit)
+    )
+    return list(result.scalars())
+
+
+async def batch_issues(session: AsyncSession, batch_id: uuid.UUID) -> list[IssuedUrl]:
+    """The issued URLs stored in one batch."""
+    result = await session.execute(
+        select(IssuedUrlRecord).where(_col(IssuedUrlRecord, "batch_id") == batch_id)
+    )
+    return [
+        IssuedUrl(
+            id=r.id,
+            file_id=r.file_id,
+            account_id=r.account_id,
+            bytes=r.bytes,
+            day=r.day,
+            issued_at=r.issued_at,
+        )
+        for r in result.scalars()
+    ]
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+async def claim_batch(session: AsyncSession, batch_id: uuid.UUID, now: datetime) -> bool:
+    """Mark a batch applied; ``False`` if it was already (or is unknown: nothing to apply)."""
+    result = await session.execute(
+        update(StatsBatchRecord)
+        .where(
+            _col(StatsBatchRecord, "id") == batch_id, _col(StatsBatchRecord, "applied_at").is_(None)
+        )
+        .values(applied_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _add(
+    session: AsyncSession, model: Any, keys: dict[str, Any], downloads: int, nbytes: int
+) -> None:
+    stmt = _insert(session, model).values(**keys, downloads=downloads, bytes=nbytes)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={
+                "downloads": _col(model, "downloads") + stmt.excluded.downloads,
+                "bytes": _col(model, "bytes") + stmt.excluded.bytes,
+            },
+        )
+    )
+
+
+async def add_increments(session: AsyncSession, batch: StatsBatch) -> None:
+    """Add a batch's increments to the all-time and per-day counters (sorted: no deadlocks)."""
+
+    async def apply(incs: Sequence[Increment], total: Any, daily: Any, key: str) -> None:
+        totals: dict[str, list[int]] = {}
+        for inc in sorted(incs, key=lambda i: (i.key, i.day)):
+            await _add(session, daily, {key: inc.key, "day": inc.day}, inc.downloads, inc.bytes)
+            acc = totals.setdefault(inc.key, [0, 0])
+            acc[0] += inc.downloads
+            acc[1] += inc.bytes
+        for k in sorted(totals):
+            await _add(session, total, {key: k}, totals[k][0], totals[k][1])
+
+    await apply(batch.files, FileStats, FileDayStats, "file_id")
+    await apply(batch.accounts, AccountStats, AccountDayStats, "account_id")
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+FILE_SORTS = ("id", "name", "size", "downloads", "bytes_today", "bytes_total")
+ACCOUNT_SORTS = ("id", "email", "downloads", "bytes_today", "bytes_total", "remaining_today")
+
+
+def _file_query(day: date) -> Select[Any]:
+    today = (
+        select(
+            _col(FileDayStats, "file_id"),
+            _col(FileDayStats, "downloads"),
+            _col(FileDayStats, "bytes"),
+        )
+        .where(_col(FileDayStats, "day") == day)
+        .subquery()
+    )
+    return (
+        select(
+            _col(File, "id").label("id"),
+            _col(File, "name").label("name"),
+            _col(File, "size").label("size"),
+            _col(File, "status").label("status"),
+            func.coalesce(_col(FileStats, "downloads"), 0).label("downloads"),
+            func.coalesce(today.c.downloads, 0).label("downloads_today"),
+            func.coalesce(today.c.bytes, 0).label("bytes_today"),
+            func.coalesce(_col(FileStats, "bytes"), 0).label("bytes_total"),
+        )
+        .select_from(File)
+        .outerjoin(FileStats, _col(FileStats, "file_id") == _col(File, "id"))
+        .outerjoin(today, today.c.file_id == _col(File, "id"))
+        .where(_col(File, "deleted").is_(False))
+    )
+
+
+def _account_query(day: date) -> Select[Any]:
+    today = (
+        select(
+            _col(AccountDayStats, "account_id"),
+            _col(AccountDayStats, "downloads"),
+            _col(AccountDayStats, "bytes"),
+        )
+        .where(_col(AccountDayStats, "day") == day)
+        .subquery()
+    )
+    issued = (
+        select(_col(Lease, "account_id"), func.sum(_col(Lease, "used_bytes")).label("issued"))
+        .where(_col(Lease, "day") == day)
+        .group_by(_col(Lease, "account_id"))
+        .subquery()
+    )
+    issued_today = func.coalesce(issued.c.issued, 0)
+    budget = _col(Account, "daily_budget_bytes")
+    return (
+        select(
+            _col(Account, "id").label("id"),
+            _col(Account, "email").label("email"),
+            _col(Account, "enabled").label("enabled"),
+            budget.label("daily_budget_bytes"),
+            func.coalesce(_col(AccountStats, "downloads"), 0).label("downloads"),
+            func.coalesce(today.c.downloads, 0).label("downloads_today"),
+            func.coalesce(today.c.bytes, 0).label("bytes_today"),
+            func.coalesce(_col(AccountStats, "bytes"), 0).label("bytes_total"),
+            issued_today.label("issued_today"),
+            case((issued_today >= budget, literal(0)), else_=budget - issued_today).label(
+                "remaining_today"
+            ),
+        )
+        .select_from(Account)
+        .outerjoin(AccountStats, _col(AccountStats, "account_id") == _col(Account, "id"))
+        .outerjoin(today, today.c.account_id == _col(Account, "id"))
+        .outerjoin(issued, issued.c.account_id == _col(Account, "id"))
+        .where(_col(Account, "deleted").is_(False))
+    )
+
+
+async def _page(
+    session: AsyncSession,
+    query: Select[Any],
+    *,
+    sort: str,
+    descending: bool,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    total = int(
+        (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    )
+    sub = query.subquery()
+    key: ColumnElement[Any] = sub.c[sort]
+    stmt = (
+        select(sub).order_by(key.desc() if descending else key.asc(), sub.c.id.asc()).offset(offset)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = await session.execute(stmt)
+    return [dict(row._mapping) for row in rows], total
+
+
+async def file_report(
+    session: AsyncSession, *, day: date, sort: str, descending: bool, limit: int | None, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the files' figures and the number of files."""
+    return await _page(
+        session, _file_query(day), sort=sort, descending=descending, limit=limit, offset=offset
+    )
+
+
+async def account_report(
+    session: AsyncSession, *, day: date, sort: str, descending: bool, limit: int | None, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the accounts' figures and the number of accounts."""
+    return await _page(
+        session, _account_query(day), sort=sort, descending=descending, limit=limit, offset=offset
+    )
+
+
+async def file_figures(session: AsyncSession, *, day: date, file_id: str) -> dict[str, Any] | None:
+    """One file's figures, or ``None`` if the file is unknown or deleted."""
+    row = (
+        await session.execute(_file_query(day).where(and_(_col(File, "id") == file_id)))
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+async def account_figures(
+    session: AsyncSession, *, day: date, account_id: str
+) -> dict[str, Any] | None:
+    """One account's figures, or ``None`` if the account is unknown or deleted."""
+    row = (
+        await session.execute(_account_query(day).where(_col(Account, "id") == account_id))
+    ).one_or_none()
+    return dict(row._mapping) if row else None

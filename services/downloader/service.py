@@ -1,0 +1,238 @@
+"""The Downloader's use cases, called by the thin routers in ``api/``.
+
+Issuing a URL: find the file in the in-memory catalog, work out the requested bytes, try the
+accounts holding a ready replica in balancing order until one has budget (leases), store the
+issued URL (group commit), answer. Applying events: the per-aggregate sequence rule. Applying
+stats: a batch id at most once. Reports: read from the statistics tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.downloader import metrics, repository
+from services.downloader.catalog import CachedFile
+from services.downloader.errors import NotFound, NotReady, Unavailable
+from services.downloader.models import Account, File
+from services.downloader.ranges import requested_range
+from services.downloader.recorder import LeaseLost, RecordFailed
+from services.downloader.repository import IssueRow
+from services.downloader.runtime import Runtime
+from services.downloader.schemas import (
+    AccountFigures,
+    CatalogEntry,
+    CatalogKind,
+    CatalogPage,
+    DownloadTicket,
+    FileFigures,
+    with_mb,
+)
+from services.drive.urls import download_url
+from services.shared.days import next_rollover
+from services.shared.events import (
+    AccountState,
+    EventBatch,
+    EventBatchResult,
+    FileStatus,
+)
+from services.shared.stats import IssuedUrl, StatsBatch, StatsBatchResult
+
+LEASE_RETRIES = 3
+
+
+async def issue_download(
+    *,
+    rt: Runtime,
+    file_id: str,
+    offset: int | None,
+    length: int | None,
+    range_header: str | None,
+) -> DownloadTicket:
+    """Choose an account with budget, charge it, store the issued URL, return the ticket."""
+    file = await rt.catalog.file(file_id)
+    if file is None or file.deleted:
+        raise NotFound(f"file {file_id!r} not found")
+    if file.status != FileStatus.UPLOADED:
+        raise NotReady(f"file {file_id!r} is {file.status.value}, not uploaded yet: try later")
+    wanted = requested_range(file.size, offset=offset, length=length, range_header=range_header)
+    now = rt.clock()
+    day = rt.today(now)
+    servers = {account.id: (account, replica) for account, replica in rt.catalog.servers(file)}
+    if not servers:
+        metrics.REFUSED.labels("no_replica").inc()
+        raise Unavailable(
+            f"file {file_id!r} has no ready replica on an enabled account",
+            headers={"Retry-After": "60"},
+        )
+    nbytes = wanted.length
+    for _ in range(LEASE_RETRIES):
+        chosen = await _reserve(rt, file, servers, day=day, nbytes=nbytes, now=now)
+        if chosen is None:
+            break
+        account_id, lease_id = chosen
+        issued = IssuedUrl(
+            id=uuid.uuid4(),
+            file_id=file.id,
+            account_id=account_id,
+            bytes=nbytes,
+            day=day,
+            issued_at=now,
+        )
+        try:
+            await rt.recorder.record(IssueRow(issued, lease_id, wanted.offset))
+        except LeaseLost:
+            rt.balancer.note(account_id, -nbytes, day)
+            rt.ledger.forget(lease_id)
+            continue
+        except RecordFailed as exc:
+            rt.balancer.note(account_id, -nbytes, day)
+            rt.ledger.release(account_id, lease_id, nbytes)
+            metrics.REFUSED.labels("storage").inc()
+            raise Unavailable(
+                "could not record the download; try again", headers={"Retry-After": "1"}
+            ) from exc
+        metrics.URLS_ISSUED.labels(account_id).inc()
+        metrics.BYTES_ISSUED.labels(account_id).inc(nbytes)
+        replica = servers[account_id][1]
+        return DownloadTicket(
+            id=issued.id,
+            url=download_url(rt.drive, replica.drive_file_id, file.size),
+            file_id=file.id,
+            account_id=account_id,
+            offset=wanted.offset,
+            length=wanted.length,
+            charged_bytes=nbytes,
+            range=wanted.header,
+            day=day,
+            expires_at=next_rollover(now, rt.settings.rollover_utc),
+        )
+    metrics.REFUSED.labels("budget").inc()
+    retry_at = next_rollover(now, rt.settings.rollover_utc)
+    raise Unavailable(
+        f"no account holding file {file_id!r} has {nbytes} bytes of daily budget left; "
+        f"budgets renew at {retry_at.isoformat()}",
+        headers={"Retry-After": str(max(1, int((retry_at - now).total_seconds()) + 1))},
+    )
+
+
+async def _reserve(
+    rt: Runtime,
+    file: CachedFile,
+    servers: dict[str, Any],
+    *,
+    day: date,
+    nbytes: int,
+    now: datetime,
+) -> tuple[str, uuid.UUID | None] | None:
+    """The first account in balancing order that can give ``nbytes`` today, with its lease."""
+    candidates = [(aid, acct.daily_budget_bytes) for aid, (acct, _) in servers.items()]
+    for account_id in rt.balancer.order(candidates, day):
+        # Counted before any wait (a lease from the database, the group commit), so that
+        # concurrent requests rotate instead of all queueing for the same account; undone
+        # if the bytes are not issued after all.
+        rt.balancer.note(account_id, nbytes, day)
+        if nbytes == 0:  # nothing to charge (an empty file): any account will do
+            return account_id, None
+        budget = servers[account_id][0].daily_budget_bytes
+        lease_id = await rt.ledger.allocate(
+            account_id, day=day, nbytes=nbytes, budget=budget, now=now
+        )
+        if lease_id is not None:
+            return account_id, lease_id
+        rt.balancer.note(account_id, -nbytes, day)
+    return None
+
+
+async def apply_events(*, rt: Runtime, batch: EventBatch) -> EventBatchResult:
+    """Apply each event whose sequence number is above the stored one; acknowledge all."""
+    applied = ignored = 0
+    async with rt.sessions() as session, session.begin():
+        rev = await repository.bump_revision(session)  # also serialises concurrent batches
+        accounts = await repository.stored_seqs(
+            session,
+            Account,
+            (e.state.id for e in batch.events if e.state.kind == "account"),
+        )
+        files = await repository.stored_seqs(
+            session, File, (e.state.id for e in batch.events if e.state.kind == "file")
+        )
+        for event in batch.events:
+            seen = accounts if isinstance(event.state, AccountState) else files
+            if event.seq <= seen.get(event.state.id, 0):
+                ignored += 1
+                continue
+            seen[event.state.id] = event.seq
+            if isinstance(event.state, AccountState):
+                await repository.put_account(session, event.state, seq=event.seq, rev=rev)
+            else:
+                await repository.put_file(session, event.state, seq=event.seq, rev=rev)
+            applied += 1
+        if applied == 0:
+            await session.rollback()  # leave the revision alone: nothing changed
+    if applied:
+        await rt.catalog.refresh()
+    return EventBatchResult(applied=applied, ignored=ignored)
+
+
+async def catalog_page(
+    *, session: AsyncSession, kind: CatalogKind, after: str, limit: int
+) -> CatalogPage:
+    """A page of accounts or files as stored (tombstones included), for reconciliation."""
+    items: list[CatalogEntry] = []
+    if kind == CatalogKind.ACCOUNT:
+        for account, seq in await repository.accounts_page(session, after=after, limit=limit):
+            items.append(CatalogEntry(seq=seq, state=account))
+    else:
+        for file, seq in await repository.files_page(session, after=after, limit=limit):
+            items.append(CatalogEntry(seq=seq, state=file))
+    return CatalogPage(items=items, next_after=items[-1].state.id if len(items) == limit else None)
+
+
+async def apply_stats(
+    *, session: AsyncSession, batch: StatsBatch, now: datetime
+) -> StatsBatchResult:
+    """Add a batch's increments unless this batch id was applied before."""
+    async with session.begin():
+        fresh = await repository.claim_batch(session, batch.batch_id, now)
+        if fresh:
+            await repository.add_increments(session, batch)
+    return StatsBatchResult(batch_id=batch.batch_id, applied=fresh)
+
+
+async def file_figures(*, session: AsyncSession, file_id: str, day: date) -> FileFigures:
+    """One file's figures."""
+    row = await repository.file_figures(session, day=day, file_id=file_id)
+    if row is None:
+        raise NotFound(f"file {file_id!r} not found")
+    return FileFigures.model_validate(with_mb(row))
+
+
+async def account_figures(*, session: AsyncSession, account_id: str, day: date) -> AccountFigures:
+    """One account's figures."""
+    row = await repository.account_figures(session, day=day, account_id=account_id)
+    if row is None:
+        raise NotFound(f"account {account_id!r} not found")
+    return AccountFigures.model_validate(with_mb(row))
+
+
+async def report_rows(
+    *,
+    session: AsyncSession,
+    kind: CatalogKind,
+    day: date,
+    sort: str,
+    limit: int | None,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the files' or accounts' report (``sort``: column, ``-`` prefix for descending)."""
+    descending = sort.startswith("-")
+    column = sort.lstrip("-")
+    page = repository.file_report if kind == CatalogKind.FILE else repository.account_report
+    rows, total = await page(
+        session, day=day, sort=column, descending=descending, limit=limit, offset=offset
+    )
+    return [with_mb(r) for r in rows], total

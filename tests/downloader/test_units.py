@@ -1,0 +1,112 @@
+"""Pure parts of the Downloader: ranges, balancing order, settings."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.downloader.balancing import Balancer
+from services.downloader.config import Settings
+from services.downloader.errors import BadRange, RangeNotSatisfiable
+from services.downloader.ranges import ByteRange, requested_range
+
+pytestmark = pytest.mark.unit
+
+DAY = date(2030, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({}, ByteRange(0, 100, False)),
+        ({"offset": 0}, ByteRange(0, 100, False)),
+        ({"offset": 10}, ByteRange(10, 90, True)),
+        ({"offset": 10, "length": 5}, ByteRange(10, 5, True)),
+        ({"length": 500}, ByteRange(0, 100, False)),
+        ({"range_header": "bytes=0-9"}, ByteRange(0, 10, True)),
+        ({"range_header": "bytes=90-500"}, ByteRange(90, 10, True)),
+        ({"range_header": "bytes=-10"}, ByteRange(90, 10, True)),
+        ({"range_header": "bytes=-1000"}, ByteRange(0, 100, False)),
+        ({"range_header": " Bytes = 5 - "}, ByteRange(5, 95, True)),
+    ],
+)
+def test_requested_range(kwargs: dict, expected: ByteRange) -> None:
+    args = {"offset": None, "length": None, "range_header": None} | kwargs
+    assert requested_range(100, **args) == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"offset": 100}, RangeNotSatisfiable),
+        ({"offset": -1}, BadRange),
+        ({"length": 0}, BadRange),
+        ({"range_header": "bytes=100-"}, RangeNotSatisfiable),
+        ({"range_header": "bytes=-0"}, RangeNotSatisfiable),
+        ({"range_header": "bytes=-"}, BadRange),
+        ({"range_header": "bytes=5-1"}, BadRange),
+        ({"range_header": "bytes=0-1, 3-4"}, BadRange),
+        ({"range_header": "lines=0-1"}, BadRange),
+        ({"range_header": "bytes=0-1", "offset": 0}, BadRange),
+    ],
+)
+def test_bad_ranges(kwargs: dict, error: type[Exception]) -> None:
+    args = {"offset": None, "length": None, "range_header": None} | kwargs
+    with pytest.raises(error):
+        requested_range(100, **args)
+
+
+def test_range_header_of_a_partial_read() -> None:
+    assert ByteRange(10, 5, True).header == "bytes=10-14"
+    assert ByteRange(0, 100, False).header is None
+
+
+def test_equal_sizes_rotate_sequentially() -> None:
+    balancer = Balancer()
+    candidates = [("c", 10), ("a", 10), ("b", 10)]
+    picks = []
+    for _ in range(7):
+        first = balancer.order(candidates, DAY)[0]
+        balancer.note(first, 1, DAY)
+        picks.append(first)
+    assert picks == ["a", "b", "c", "a", "b", "c", "a"]
+
+
+def test_unequal_budgets_are_served_in_proportion() -> None:
+    balancer = Balancer()
+    candidates = [("big", 300), ("small", 100)]
+    served = {"big": 0, "small": 0}
+    for _ in range(400):
+        first = balancer.order(candidates, DAY)[0]
+        balancer.note(first, 1, DAY)
+        served[first] += 1
+    assert served == {"big": 300, "small": 100}
+
+
+def test_a_new_day_starts_from_the_baseline() -> None:
+    balancer = Balancer()
+    balancer.note("a", 50, DAY)
+    balancer.start_day(date(2030, 1, 2), {"b": 10})
+    assert balancer.order([("a", 100), ("b", 100)], date(2030, 1, 2))[0] == "a"
+
+
+def test_default_secrets_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="refusing to start"):
+        Settings(admin_token="changeme", internal_token="x" * 20, state_dir=tmp_path)
+    with pytest.raises(ValidationError, match="refusing to start"):
+        Settings(admin_token="x" * 20, internal_token="", state_dir=tmp_path)
+    dev = Settings(dev_mode=True, state_dir=tmp_path)
+    assert dev.admin_token
+    assert dev.internal_token
+
+
+def test_database_urls_get_async_drivers(tmp_path: Path) -> None:
+    tokens = {"admin_token": "a" * 20, "internal_token": "i" * 20, "state_dir": tmp_path}
+    assert Settings(**tokens).sqlalchemy_url == f"sqlite+aiosqlite:///{tmp_path / 'downloader.db'}"
+    pg = Settings(database_url="postgresql://u:p@h/db", **tokens)
+    assert pg.sqlalchemy_url == "postgresql+asyncpg://u:p@h/db"
+    with pytest.raises(ValidationError):
+        Settings(database_url="mysql://h/db", **tokens)

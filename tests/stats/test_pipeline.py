@@ -1,0 +1,179 @@
+"""The statistics pipeline end to end in one process: Downloader → queue → Stats → reports."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from services.downloader.config import Settings
+from services.shared.stats import StatsBatch
+from tests.utils.downloader import (
+    ADMIN,
+    INTERNAL,
+    MB,
+    FakeClock,
+    LiveDownloader,
+    account,
+    drain_stats,
+    file,
+    live_downloader,
+)
+from tests.utils.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+SIZES = {"small": MB // 2, "medium": 3 * MB, "large": 7 * MB}
+
+
+async def _download_many(
+    dl: LiveDownloader, count: int, rng: random.Random
+) -> list[dict[str, Any]]:
+    """``count`` concurrent downloads of random files and ranges; the tickets received."""
+    sem = asyncio.Semaphore(32)
+
+    async def one() -> dict[str, Any] | None:
+        name = rng.choice(list(SIZES))
+        params = {"offset": rng.randrange(SIZES[name])} if rng.random() < 0.3 else {}
+        async with sem:
+            response = await dl.client.get(f"/files/{name}/download", params=params)
+        if response.status_code == 503:
+            return None
+        assert response.status_code == 200, response.text
+        ticket: dict[str, Any] = response.json()
+        return ticket
+
+    tickets = await asyncio.gather(*(one() for _ in range(count)))
+    return [t for t in tickets if t is not None]
+
+
+async def _report(dl: LiveDownloader, kind: str) -> dict[str, dict[str, Any]]:
+    response = await dl.client.get(f"/reports/{kind}", params={"limit": 1000}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return {row["id"]: row for row in response.json()["items"]}
+
+
+def _truth(tickets: list[dict[str, Any]], key: str) -> dict[str, tuple[int, int]]:
+    count: Counter[str] = Counter()
+    volume: Counter[str] = Counter()
+    for t in tickets:
+        count[t[key]] += 1
+        volume[t[key]] += t["charged_bytes"]
+    return {k: (count[k], volume[k]) for k in count}
+
+
+def _assert_reports_match(
+    files: dict, accounts: dict, tickets: list[dict[str, Any]], *, today_only: list | None = None
+) -> None:
+    for kind, report in (("file_id", files), ("account_id", accounts)):
+        truth = _truth(tickets, kind)
+        today = _truth(today_only if today_only is not None else tickets, kind)
+        for key, row in report.items():
+            assert (row["downloads"], row["bytes_total"]) == truth.get(key, (0, 0)), key
+            assert (row["downloads_today"], row["bytes_today"]) == today.get(key, (0, 0)), key
+            assert row["mb_total"] == round(row["bytes_total"] / MB, 3)
+
+
+async def _setup(dl: LiveDownloader) -> None:
+    await dl.send(*(account(f"acct{n}", 10_000 * MB) for n in range(5)))
+    await dl.send(
+        *(file(name, size, [f"acct{n}" for n in range(5)]) for name, size in SIZES.items())
+    )
+
+
+async def test_two_stats_workers_give_exactly_the_issued_totals(
+    sqlite_settings: Settings, redis_url: str
+) -> None:
+    async with live_downloader(sqlite_settings) as dl:
+        await _setup(dl)
+        tickets = await _download_many(dl, 400, random.Random(1))
+        assert len(tickets) == 400
+        await asyncio.sleep(0.2)  # the recorder queues each batch right after its commit
+
+        async def settled() -> None:
+            await drain_stats(dl, redis_url, workers=2)
+            _assert_reports_match(
+                await _report(dl, "files"), await _report(dl, "accounts"), tickets
+            )
+
+        await eventually(settled, within=30)
+        files = await _report(dl, "files")
+        assert set(files) == set(SIZES)
+        accounts = await _report(dl, "accounts")
+        for row in accounts.values():
+            assert row["remaining_today"] == row["daily_budget_bytes"] - row["issued_today"]
+            assert row["issued_today"] == row["bytes_today"]
+
+
+async def test_a_redelivered_batch_is_applied_once(
+    sqlite_settings: Settings, redis_url: str
+) -> None:
+    async with live_downloader(sqlite_settings) as dl:
+        await _setup(dl)
+        increments = {
+            "batch_id": "0b5e8c1e-2a52-4a43-9a8e-3d1f0b7c2a11",
+            "events": 1,
+            "files": [{"key": "small", "day": "2030-01-01", "downloads": 1, "bytes": 5}],
+            "accounts": [{"key": "acct0", "day": "2030-01-01", "downloads": 1, "bytes": 5}],
+        }
+        StatsBatch.model_validate(increments)
+        # Unknown batch ids are not applied: only batches the Downloader stored count.
+        first = await dl.client.post("/internal/stats", json=increments, headers=INTERNAL)
+        assert first.json()["applied"] is False
+
+        tickets = await _download_many(dl, 50, random.Random(2))
+        await asyncio.sleep(0.2)
+        await drain_stats(dl, redis_url)
+        # Deliver every stored batch again, as the relay would after a lost acknowledgement.
+        async with dl.runtime.sessions() as session:
+            from sqlalchemy import select
+
+            from services.downloader import repository
+            from services.downloader.models import StatsBatchRecord
+
+            ids = list((await session.execute(select(StatsBatchRecord.id))).scalars())
+            assert ids
+            for batch_id in ids:
+                await dl.runtime.recorder._enqueue(
+                    batch_id, await repository.batch_issues(session, batch_id)
+                )
+        await drain_stats(dl, redis_url)
+        _assert_reports_match(await _report(dl, "files"), await _report(dl, "accounts"), tickets)
+
+
+async def test_today_resets_at_the_rollover_and_totals_carry_on(tmp_path, redis_url: str) -> None:
+    from tests.utils.downloader import downloader_settings, sqlite_url
+
+    settings = downloader_settings(sqlite_url(tmp_path), redis_url, tmp_path, rollover_utc="06:30")
+    clock = FakeClock()
+    clock.now = clock.now.replace(hour=6, minute=29, second=59)
+    async with live_downloader(settings, clock=clock) as dl:
+        await dl.send(account("a", 10 * MB), file("f", 4 * MB, ["a"]))
+        day1 = [(await dl.client.get("/files/f/download")).json() for _ in range(2)]
+        assert (await dl.client.get("/files/f/download")).status_code == 503  # 8 of 10 MB used
+        clock.advance(seconds=2)  # 06:30:01: a new budget day
+        day2 = [(await dl.client.get("/files/f/download")).json() for _ in range(2)]
+        assert {t["day"] for t in day1} == {"2029-12-31"}  # days start at 06:30 UTC
+        assert {t["day"] for t in day2} == {"2030-01-01"}
+        await asyncio.sleep(0.2)
+
+        async def settled() -> None:
+            await drain_stats(dl, redis_url)
+            _assert_reports_match(
+                await _report(dl, "files"),
+                await _report(dl, "accounts"),
+                day1 + day2,
+                today_only=day2,
+            )
+
+        await eventually(settled, within=30)
+        account_row = (await dl.client.get("/accounts/a/stats", headers=ADMIN)).json()
+        assert account_row["remaining_today"] == 2 * MB
+        assert account_row["bytes_total"] == 16 * MB
+        clock.advance(days=1)
+        account_row = (await dl.client.get("/accounts/a/stats", headers=ADMIN)).json()
+        assert (account_row["bytes_today"], account_row["remaining_today"]) == (0, 10 * MB)
+        assert account_row["bytes_total"] == 16 * MB
