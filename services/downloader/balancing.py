@@ -6,13 +6,20 @@ the candidates by the share of its daily budget each account has served today in
 with equal sizes and budgets it is exactly sequential round robin; with mixed sizes each
 account's bytes stay within one file size of the others; with unequal budgets each account
 serves in proportion to its budget, so that all of them run dry at about the same time.
-Ties go to the first account after the one used last, which is what makes it sequential.
+Shares are compared in steps of :data:`SHARE_STEP` of the budget (0.1 %: 100 MB of a 100 GB
+day): accounts within the same step count as tied, and ties go to the first account after the
+one used last, which is what makes it sequential. Without the step, one large file served by an
+account would send every small request elsewhere until the bytes evened out, and clients would
+see no rotation at all for a while.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+
+SHARE_STEP = 1 / 1000
+"""Granularity of the byte balance, as a fraction of each account's daily budget."""
 
 
 class Balancer:
@@ -36,9 +43,12 @@ class Balancer:
         # Rotation: accounts after the last one used come first, in id order, then the rest.
         pos = {aid: (0 if aid > self.last else 1, aid) for aid, _ in ids}
         served = self.served
-        return [
-            aid for aid, _ in sorted(ids, key=lambda c: (served.get(c[0], 0) / c[1], pos[c[0]]))
-        ]
+
+        def key(candidate: tuple[str, int]) -> tuple[int, tuple[int, str]]:
+            aid, budget = candidate
+            return int(served.get(aid, 0) / budget / SHARE_STEP), pos[aid]
+
+        return [aid for aid, _ in sorted(ids, key=key)]
 
     def note(self, account_id: str, nbytes: int, day: date) -> None:
         """Record that ``account_id`` served ``nbytes`` on ``day``."""

@@ -86,6 +86,27 @@ def test_unequal_budgets_are_served_in_proportion() -> None:
     assert served == {"big": 300, "small": 100}
 
 
+def test_small_byte_differences_still_rotate_and_large_ones_even_out() -> None:
+    budget = 100 * 10**9
+    candidates = [("a", budget), ("b", budget), ("c", budget)]
+    balancer = Balancer()
+    balancer.note("a", 60 * 10**6, DAY)  # one 60 MB file: under a 100 MB step of the budget
+    picks = []
+    for _ in range(6):
+        first = balancer.order(candidates, DAY)[0]
+        balancer.note(first, 1000, DAY)
+        picks.append(first)
+    assert picks == ["b", "c", "a", "b", "c", "a"]
+
+    balancer.note("a", 200 * 10**6, DAY)  # now a is two steps ahead: the others catch up first
+    later = []
+    for _ in range(10):
+        first = balancer.order(candidates, DAY)[0]
+        balancer.note(first, 1000, DAY)
+        later.append(first)
+    assert set(later) == {"b", "c"}
+
+
 def test_a_new_day_starts_from_the_baseline() -> None:
     balancer = Balancer()
     balancer.note("a", 50, DAY)
