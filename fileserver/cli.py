@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from fileserver.client.cli_accounts import accounts_app
+from fileserver.client.cli_files import files_app
+from fileserver.client.cli_reports import reports_app
+from fileserver.demo import demo
 from fileserver.devstack.cli import dev_app
 from fileserver.system import cli as system_cli
 from services.drive.cli import drive_app
@@ -17,3 +21,7 @@ app.command()(system_cli.logs)
 app.add_typer(dev_app, name="dev")
 app.add_typer(drive_app, name="drive")
 app.command("plan")(plan)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(files_app, name="files")
+app.add_typer(reports_app, name="reports")
+app.command()(demo)
