@@ -583,81 +583,70 @@ class KubeAPIServer(Server):
         return f"{self.url} (kubeconfig {self.ctx.kubeconfig()})"
 
 
-class KubeControllerManager(Server):
-    name = "kube-controller-manager"
+class _KubeComponent(Server):
+    """A control-plane component with a client-certificate identity and a secure health port."""
+
     group = "cluster"
     requires = ("kube-apiserver",)
+    identity: ClassVar[str]  # its kubeconfig in .state/kube/
+
+    def install(self) -> None:
+        _ = self.ctx.binaries.kube
+
+    def extra_flags(self) -> list[str]:
+        return []
+
+    def spec(self) -> ProcessSpec:
+        kubeconfig = self.ctx.kubeconfig(self.identity)
+        return ProcessSpec(
+            argv=[
+                str(self.ctx.binaries.kube_tool(self.name)),
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                f"--bind-address={LOOPBACK}",
+                f"--secure-port={self.port}",
+                f"--cert-dir={self.data}",
+                "--leader-elect=false",
+                "--profiling=false",
+                "-v=1",
+                *self.extra_flags(),
+            ]
+        )
+
+    def ready(self) -> bool:
+        return http_ok(f"https://{LOOPBACK}:{self.port}/healthz", context=_self_signed_ok())
+
+    def endpoint(self) -> str:
+        return f"https://{LOOPBACK}:{self.port}/healthz"
+
+
+class KubeControllerManager(_KubeComponent):
+    name = "kube-controller-manager"
+    identity = "controller-manager"
 
     @property
     def port(self) -> int:
         return self.ctx.settings.ports.kube_controller_manager
 
-    def install(self) -> None:
-        _ = self.ctx.binaries.kube
-
-    def spec(self) -> ProcessSpec:
-        p, kubeconfig = self.ctx.pki_dir, self.ctx.kubeconfig("controller-manager")
-        return ProcessSpec(
-            argv=[
-                str(self.ctx.binaries.kube_tool("kube-controller-manager")),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                f"--bind-address={LOOPBACK}",
-                f"--secure-port={self.port}",
-                f"--cert-dir={self.data}",
-                "--leader-elect=false",
-                "--use-service-account-credentials=true",
-                f"--service-account-private-key-file={p / 'sa.key'}",
-                f"--root-ca-file={p / 'ca.crt'}",
-                f"--cluster-signing-cert-file={p / 'ca.crt'}",
-                f"--cluster-signing-key-file={p / 'ca.key'}",
-                "--profiling=false",
-                "-v=1",
-            ]
-        )
-
-    def ready(self) -> bool:
-        return http_ok(f"https://{LOOPBACK}:{self.port}/healthz", context=_self_signed_ok())
-
-    def endpoint(self) -> str:
-        return f"https://{LOOPBACK}:{self.port}/healthz"
+    def extra_flags(self) -> list[str]:
+        p = self.ctx.pki_dir
+        return [
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={p / 'sa.key'}",
+            f"--root-ca-file={p / 'ca.crt'}",
+            f"--cluster-signing-cert-file={p / 'ca.crt'}",
+            f"--cluster-signing-key-file={p / 'ca.key'}",
+        ]
 
 
-class KubeScheduler(Server):
+class KubeScheduler(_KubeComponent):
     name = "kube-scheduler"
-    group = "cluster"
-    requires = ("kube-apiserver",)
+    identity = "scheduler"
 
     @property
     def port(self) -> int:
         return self.ctx.settings.ports.kube_scheduler
-
-    def install(self) -> None:
-        _ = self.ctx.binaries.kube
-
-    def spec(self) -> ProcessSpec:
-        kubeconfig = self.ctx.kubeconfig("scheduler")
-        return ProcessSpec(
-            argv=[
-                str(self.ctx.binaries.kube_tool("kube-scheduler")),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                f"--bind-address={LOOPBACK}",
-                f"--secure-port={self.port}",
-                f"--cert-dir={self.data}",
-                "--leader-elect=false",
-                "--profiling=false",
-                "-v=1",
-            ]
-        )
-
-    def ready(self) -> bool:
-        return http_ok(f"https://{LOOPBACK}:{self.port}/healthz", context=_self_signed_ok())
-
-    def endpoint(self) -> str:
-        return f"https://{LOOPBACK}:{self.port}/healthz"
 
 
 class Kwok(Server):
