@@ -1,0 +1,1 @@
+"""The Uploader: accounts, files, GridFS staging, replication to Drive, events out."""

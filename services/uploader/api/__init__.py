@@ -1,0 +1,1 @@
+"""HTTP routers of the Uploader: thin, one service call per route."""

@@ -1,0 +1,94 @@
+"""The Uploader's app factory: ``create_app(settings)`` wires storage, queue and routers.
+
+The lifespan opens the Mongo client (binding the Beanie documents), the GridFS staging bucket,
+the arq pool and the credentials vault once, and keeps them on ``app.state`` for the
+dependencies in :mod:`services.uploader.deps`. Domain errors and validation errors become JSON
+bodies here; validation errors never echo the input back, since it may hold credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from arq.connections import ArqRedis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pymongo import AsyncMongoClient
+from redis.asyncio import ConnectionPool
+
+from services.shared.metrics import MetricsMiddleware
+from services.uploader import repository
+from services.uploader.api import accounts, files, health, uploads
+from services.uploader.config import Settings, get_settings
+from services.uploader.errors import UploaderError
+from services.uploader.jobs import Jobs
+from services.uploader.locking import DocumentLocks
+from services.uploader.staging import Staging
+from services.uploader.vault import Vault
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The Uploader API; settings from the environment unless given."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            settings.mongo_url, tz_aware=True
+        )
+        # Not arq's create_pool: it insists on reaching Redis at start, and the API should
+        # come up (and say "not ready" on /readyz) while Redis is away.
+        redis = ArqRedis(
+            connection_pool=ConnectionPool.from_url(settings.redis_url),
+            default_queue_name=settings.queue_name,
+        )
+        database = mongo[settings.mongo_db]
+        app.state.locks = DocumentLocks(redis)
+        await repository.init(database, app.state.locks)
+        staging = Staging(database, chunk_bytes=settings.chunk_bytes)
+        await staging.ensure_indexes()
+        app.state.settings = settings
+        app.state.mongo = mongo
+        app.state.staging = staging
+        app.state.jobs = Jobs(redis, queue_name=settings.queue_name)
+        app.state.vault = Vault(settings.credentials_key.get_secret_value())
+        try:
+            yield
+        finally:
+            await redis.aclose(close_connection_pool=True)
+            await mongo.close()
+
+    app = FastAPI(
+        title="fileserver Uploader",
+        version="1.0",
+        summary="Drive accounts and files; streamed staging; replication to the Drive pool.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware, service="uploader")
+    app.add_exception_handler(UploaderError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for module in (health, accounts, files, uploads):
+        app.include_router(module.router)
+    return app
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, UploaderError)
+    return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type")}
+        for error in exc.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(part) for part in first["loc"])
+    return JSONResponse(
+        {"detail": f"{where}: {first['msg']}" if where else first["msg"], "errors": errors},
+        status_code=422,
+    )

@@ -1,0 +1,577 @@
+"""Replication: bring every file's replicas to what its placement asks, whatever crashes.
+
+:func:`plan_file` is the whole decision, a pure function of a file and the accounts: which
+replicas to add, which to take out of the Downloader's choices, which jobs to queue, and the
+file's next status. :func:`reconcile` applies a plan as one compare-and-set write (on ``seq``)
+and queues its jobs; any job or sweep may call it at any time, so nothing depends on a job
+surviving. The jobs themselves:
+
+- :func:`replicate` makes one replica. The attempt is counted before Drive is touched, so a
+  killed attempt still uses up budget; a retry after a crash first looks on the account for a
+  copy the killed attempt finished (same name, size and MD5, not yet anybody's replica) and
+  adopts it, so a crash never leaves a duplicate. The first replica is uploaded from GridFS;
+  the others are server-side copies of a ready one (the bytes cross the VPS link once).
+- :func:`remove_replica` deletes a replica on Drive, but only once the Downloader has
+  acknowledged the event that took it out of its choices (``removing_seq <= acked_seq``).
+
+Drive errors decide what follows: rate limits and transient failures retry with exponential
+backoff (arq ``Retry``) within the attempt budget; a quota or credential error means the
+account cannot take the file, so the replica fails as *skipped* and the placement moves on;
+any other failure, or an exhausted budget, fails the file with the reason, its staged bytes
+kept for a retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from arq import Retry
+
+from services.drive.client import DriveClient, DriveFile
+from services.drive.config import DriveSettings
+from services.drive.credentials import parse_credentials
+from services.drive.errors import (
+    AuthError,
+    DriveError,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    QuotaKind,
+)
+from services.shared.days import utcnow
+from services.shared.events import FileStatus, ReplicaState
+from services.uploader import repository
+from services.uploader.batch import commit_batch
+from services.uploader.config import Settings
+from services.uploader.jobs import Jobs
+from services.uploader.metrics import REPLICAS_REMOVED, REPLICATION_FAILURES, REPLICATION_SECONDS
+from services.uploader.models import Account, AccountHealth, Replica, StoredFile
+from services.uploader.placement import DefaultPlacement, PlacementPolicy
+from services.uploader.staging import Staging
+from services.uploader.vault import Vault
+
+log = logging.getLogger(__name__)
+
+CAS_ATTEMPTS = 20
+CLOCK_SKEW = timedelta(minutes=1)  # between this host and Drive, for createdTime comparisons
+
+
+# Planning (pure) ----------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What one reconcile pass changes and queues for a file."""
+
+    set_: dict[str, Any] = field(default_factory=dict)
+    unset: list[str] = field(default_factory=list)
+    replicate: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    drop_staging: bool = False
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.set_ or self.unset)
+
+
+def plan_file(file: StoredFile, accounts: dict[str, Account], policy: PlacementPolicy) -> Plan:
+    """The next step for ``file`` given the live ``accounts`` (pure: no I/O)."""
+    plan = Plan()
+    removing_seq = file.seq + 1  # the seq the plan's own write will give the file
+
+    def take_out(account_id: str, replica: Replica) -> None:
+        if replica.state == ReplicaState.FAILED or (
+            replica.drive_file_id is None and replica.attempts == 0
+        ):
+            plan.unset.append(f"replicas.{account_id}")  # nothing can exist on Drive
+            return
+        plan.set_[f"replicas.{account_id}.state"] = ReplicaState.REMOVING.value
+        plan.set_[f"replicas.{account_id}.removing_seq"] = removing_seq
+        plan.set_[f"replicas.{account_id}.updated_at"] = utcnow()
+
+    for account_id, replica in file.replicas.items():
+        if replica.state == ReplicaState.REMOVING:
+            if (replica.removing_seq or 0) <= file.acked_seq:
+                plan.remove.append(account_id)
+        elif file.status == FileStatus.DELETING:
+            take_out(account_id, replica)
+        else:
+            account = accounts.get(account_id)
+            if account is None or account.draining:
+                take_out(account_id, replica)
+
+    if file.status == FileStatus.DELETING:
+        if not file.replicas or len(plan.unset) == len(file.replicas):
+            plan.set_["deleted"] = True
+            plan.drop_staging = file.staging_id is not None
+        return plan
+
+    eligible = [
+        a
+        for a in accounts.values()
+        if a.enabled and not a.draining and a.health != AccountHealth.AUTH_FAILED
+    ]
+    skipped = {aid for aid, r in file.replicas.items() if r.state == ReplicaState.FAILED and r.skip}
+    targets = policy.targets(file, [a for a in eligible if a.id not in skipped])
+    touched = {k.split(".")[1] for k in [*plan.set_, *plan.unset] if k.startswith("replicas.")}
+
+    if file.status == FileStatus.REPLICATING:
+        _plan_replicating(file, targets, touched, plan, take_out)
+    if file.status == FileStatus.UPLOADED or plan.set_.get("status") == FileStatus.UPLOADED.value:
+        # Copies beyond what placement asks for (desired_replicas lowered) leave, once the
+        # wanted ones are all ready.
+        for account_id, replica in file.replicas.items():
+            if (
+                account_id not in targets
+                and account_id not in touched
+                and replica.state in (ReplicaState.READY, ReplicaState.PENDING)
+            ):
+                take_out(account_id, replica)
+        plan.drop_staging = file.staging_id is not None
+    return plan
+
+
+def _plan_replicating(
+    file: StoredFile,
+    targets: Sequence[str],
+    touched: set[str],
+    plan: Plan,
+    take_out: Any,
+) -> None:
+    for account_id in targets:
+        if account_id not in file.replicas:
+            plan.set_[f"replicas.{account_id}"] = Replica(account_id=account_id).model_dump()
+    for account_id, replica in file.replicas.items():
+        if (
+            account_id not in targets
+            and account_id not in touched
+            and (replica.state == ReplicaState.PENDING)
+        ):
+            take_out(account_id, replica)  # no longer wanted (account disabled, say)
+
+    states = {
+        aid: (file.replicas[aid].state if aid in file.replicas else ReplicaState.PENDING)
+        for aid in targets
+    }
+    failed = [
+        f"{aid}: {r.error}"
+        for aid, r in sorted(file.replicas.items())
+        if r.state == ReplicaState.FAILED and not r.skip
+    ]
+    has_source = any(
+        r.state == ReplicaState.READY and aid not in touched for aid, r in file.replicas.items()
+    )
+    if failed:
+        _finish(plan, FileStatus.FAILED, "; ".join(failed))
+    elif not targets:
+        reasons = [
+            f"{aid}: {r.error}"
+            for aid, r in sorted(file.replicas.items())
+            if r.state == ReplicaState.FAILED
+        ]
+        _finish(
+            plan,
+            FileStatus.FAILED,
+            "no account can take the file" + (" (" + "; ".join(reasons) + ")" if reasons else ""),
+        )
+    elif all(state == ReplicaState.READY for state in states.values()):
+        _finish(plan, FileStatus.UPLOADED, None)
+    elif not has_source and file.staging_id is None:
+        _finish(plan, FileStatus.FAILED, "no ready replica and no staged bytes to copy from")
+    else:
+        pending = [aid for aid, state in states.items() if state == ReplicaState.PENDING]
+        # Without a ready copy, one account gets the upload from GridFS; the others follow by
+        # server-side copy of it, so the bytes cross the VPS link once.
+        plan.replicate = pending if has_source else pending[:1]
+
+
+def _finish(plan: Plan, status: FileStatus, reason: str | None) -> None:
+    plan.set_["status"] = status.value
+    plan.set_["failure_reason"] = reason
+
+
+# Runtime ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replicator:
+    """What the replication jobs share in one worker process."""
+
+    settings: Settings
+    drive: DriveSettings
+    vault: Vault
+    staging: Staging
+    jobs: Jobs
+    policy: PlacementPolicy = field(default_factory=DefaultPlacement)
+    _clients: dict[str, tuple[str, DriveClient]] = field(default_factory=dict)
+
+    def client(self, account: Account) -> DriveClient:
+        """The account's Drive client, rebuilt when its credentials change."""
+        cached = self._clients.get(account.id)
+        if cached is not None and cached[0] == account.credentials:
+            return cached[1]
+        credentials = parse_credentials(self.vault.open(account.credentials))
+        client = DriveClient(credentials, self.drive, account_id=account.id)
+        self._clients[account.id] = (account.credentials, client)
+        return client
+
+    async def close(self) -> None:
+        for _, client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    def backoff(self, attempt: int) -> float:
+        """Truncated exponential backoff with full jitter, in seconds."""
+        s = self.settings
+        ceiling = min(s.retry_max_seconds, s.retry_base_seconds * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 (jitter, not a secret)
+
+
+async def reconcile(r: Replicator, file_id: str) -> StoredFile | None:
+    """Apply the file's plan (compare-and-set on ``seq``, retried) and queue its jobs."""
+    for _ in range(CAS_ATTEMPTS):
+        file = await repository.get_file(file_id)
+        if file is None:
+            return None
+        accounts = {a.id: a for a in await repository.live_accounts()}
+        plan = plan_file(file, accounts, r.policy)
+        staged = file.staging_id if plan.drop_staging else None
+        if staged is not None:
+            plan.set_["staging_id"] = None
+        if plan.writes:
+            changed = await repository.change(
+                StoredFile,
+                file_id,
+                set_=plan.set_,
+                unset=tuple(plan.unset),
+                where={"seq": file.seq},
+            )
+            if changed is None:
+                continue  # changed meanwhile: plan again from the new state
+            if "status" in plan.set_:
+                log.info(
+                    "file %s is now %s %s", file_id, changed.status, changed.failure_reason or ""
+                )
+            file = changed
+            await r.jobs.relay()
+        if staged is not None:
+            # Detached first, deleted second: a crash in between leaves an orphan the sweep
+            # removes, never a file pointing at missing bytes.
+            await r.staging.delete(staged)
+        for account_id in plan.replicate:
+            await r.jobs.replicate(file_id, account_id)
+        for account_id in plan.remove:
+            await r.jobs.remove_replica(file_id, account_id)
+        return file
+    log.warning("file %s kept changing; reconcile left to the next sweep", file_id)
+    return None
+
+
+# Jobs ---------------------------------------------------------------------------------------
+
+
+async def replicate(r: Replicator, file_id: str, account_id: str) -> None:
+    """Make the replica of ``file_id`` on ``account_id`` (idempotent; may raise ``Retry``)."""
+    file = await repository.get_file(file_id)
+    replica = file.replicas.get(account_id) if file is not None else None
+    if file is None or file.status != FileStatus.REPLICATING or replica is None:
+        return
+    if replica.state != ReplicaState.PENDING:
+        return  # made already (a redelivered job), or no longer wanted
+    account = await repository.get_account(account_id)
+    if account is None or account.draining or not account.enabled:
+        await reconcile(r, file_id)
+        return
+    attempt = replica.attempts + 1
+    if attempt > r.settings.replication_max_attempts:
+        await _fail(
+            r,
+            file,
+            account_id,
+            f"gave up after {replica.attempts} attempts: {replica.error or 'no answer'}",
+            skip=False,
+            reason="exhausted",
+        )
+        return
+    # Count the attempt before touching Drive: a killed attempt still spends budget, and the
+    # next one knows it must look for what the killed one may have finished.
+    since = replica.first_attempt_at or utcnow()
+    await repository.note(
+        StoredFile,
+        file_id,
+        inc={f"replicas.{account_id}.attempts": 1},
+        set_={f"replicas.{account_id}.first_attempt_at": since},
+    )
+    client = r.client(account)
+    started = time.perf_counter()
+    try:
+        made, method = await _make_replica(r, client, file, account_id, after_crash=attempt > 1)
+        await _delete_duplicates(client, file, account_id, keep=made, since=since)
+        await client.share_anyone_reader(made.id)
+    except QuotaExceeded as exc:
+        if exc.quota in (QuotaKind.STORAGE, QuotaKind.UPLOAD):
+            await _set_health(r, account, AccountHealth.STORAGE_FULL, str(exc))
+        await _fail(r, file, account_id, str(exc), skip=True, reason=f"quota_{exc.quota}")
+        return
+    except AuthError as exc:
+        await _set_health(r, account, AccountHealth.AUTH_FAILED, str(exc))
+        await _fail(r, file, account_id, str(exc), skip=True, reason="auth")
+        return
+    except DriveError as exc:
+        if not exc.retryable:
+            await _fail(r, file, account_id, str(exc), skip=False, reason=type(exc).__name__)
+            return
+        REPLICATION_FAILURES.labels(type(exc).__name__).inc()
+        await repository.note(StoredFile, file_id, set_={f"replicas.{account_id}.error": str(exc)})
+        delay = r.backoff(attempt)
+        log.warning(
+            "file %s on %s: %s; attempt %d, retrying in %.1f s",
+            file_id,
+            account_id,
+            exc,
+            attempt,
+            delay,
+        )
+        raise Retry(defer=delay) from exc
+    REPLICATION_SECONDS.labels(method).observe(time.perf_counter() - started)
+    await _record_ready(r, client, file, account, made)
+
+
+async def _make_replica(
+    r: Replicator, client: DriveClient, file: StoredFile, account_id: str, *, after_crash: bool
+) -> tuple[DriveFile, str]:
+    if after_crash:
+        adopted = await _find_unrecorded_copy(r, client, file, account_id)
+        if adopted is not None:
+            log.info(
+                "file %s on %s: adopted Drive file %s left by an interrupted attempt",
+                file.id,
+                account_id,
+                adopted.id,
+            )
+            return adopted, "adopted"
+    source = next(
+        (
+            replica.drive_file_id
+            for aid, replica in sorted(file.replicas.items())
+            if aid != account_id and replica.state == ReplicaState.READY and replica.drive_file_id
+        ),
+        None,
+    )
+    if source is not None:
+        try:
+            return await client.copy(source, file.name), "copy"
+        except (NotFound, PermissionDenied) as exc:
+            if file.staging_id is None:
+                raise
+            log.warning(
+                "file %s on %s: server-side copy refused (%s); uploading instead",
+                file.id,
+                account_id,
+                exc,
+            )
+    if file.staging_id is None:
+        raise NotFound("no ready replica to copy and no staged bytes", operation="replicate")
+    stream = r.staging.read(file.staging_id)
+    return await client.upload(stream, file.name, file.size, file.content_type), "upload"
+
+
+async def _find_unrecorded_copy(
+    r: Replicator, client: DriveClient, file: StoredFile, account_id: str
+) -> DriveFile | None:
+    """A finished copy of ``file`` on the account that no file records yet."""
+    same = [f for f in await client.list(name=file.name) if f.size == file.size and f.md5]
+    if not same:
+        return None
+    taken = await repository.referenced_drive_ids(account_id, [f.id for f in same])
+    free = [f for f in same if f.id not in taken]
+    if not free:
+        return None
+    md5 = file.md5 or await _staged_md5(r, file)
+    return next((f for f in free if f.md5 == md5), None)
+
+
+async def _delete_duplicates(
+    client: DriveClient, file: StoredFile, account_id: str, *, keep: DriveFile, since: datetime
+) -> None:
+    """Delete extra copies this replica's attempts made (a create retried after its answer
+    was lost makes a second file): same name, size and MD5, made since the first attempt,
+    and nobody's replica."""
+    cutoff = since - CLOCK_SKEW
+    same = [
+        f
+        for f in await client.list(name=file.name)
+        if f.id != keep.id
+        and f.size == file.size
+        and f.md5 == keep.md5
+        and f.created_time is not None
+        and f.created_time >= cutoff
+    ]
+    if not same:
+        return
+    taken = await repository.referenced_drive_ids(account_id, [f.id for f in same])
+    for extra in same:
+        if extra.id not in taken:
+            log.info(
+                "file %s on %s: deleting duplicate Drive file %s", file.id, account_id, extra.id
+            )
+            await client.delete(extra.id, missing_ok=True)
+
+
+async def _staged_md5(r: Replicator, file: StoredFile) -> str | None:
+    if file.staging_id is None:
+        return None
+    digest = hashlib.md5(usedforsecurity=False)
+    async for chunk in r.staging.read(file.staging_id):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def _record_ready(
+    r: Replicator, client: DriveClient, file: StoredFile, account: Account, made: DriveFile
+) -> None:
+    key = f"replicas.{account.id}"
+    marked = await repository.change(
+        StoredFile,
+        file.id,
+        set_={
+            f"{key}.state": ReplicaState.READY.value,
+            f"{key}.drive_file_id": made.id,
+            f"{key}.error": None,
+            f"{key}.updated_at": utcnow(),
+            **({"md5": made.md5} if file.md5 is None and made.md5 else {}),
+        },
+        where={"status": FileStatus.REPLICATING.value, f"{key}.state": ReplicaState.PENDING.value},
+    )
+    if marked is None:
+        # The file was deleted or the replica given up meanwhile: hand the copy to the removal
+        # (it deletes what it is told about), or delete it here; never leave it behind.
+        handed = await repository.note(
+            StoredFile,
+            file.id,
+            set_={f"{key}.drive_file_id": made.id},
+            where={f"{key}.state": ReplicaState.REMOVING.value, f"{key}.drive_file_id": None},
+        )
+        if not handed:
+            await client.delete(made.id, missing_ok=True)
+    elif account.health == AccountHealth.STORAGE_FULL:
+        await _set_health(r, account, AccountHealth.OK, None)
+    await reconcile(r, file.id)
+
+
+async def _fail(
+    r: Replicator, file: StoredFile, account_id: str, error: str, *, skip: bool, reason: str
+) -> None:
+    REPLICATION_FAILURES.labels(reason).inc()
+    log.warning("file %s on %s failed (%s): %s", file.id, account_id, reason, error)
+    key = f"replicas.{account_id}"
+    await repository.change(
+        StoredFile,
+        file.id,
+        set_={
+            f"{key}.state": ReplicaState.FAILED.value,
+            f"{key}.error": error,
+            f"{key}.skip": skip,
+            f"{key}.updated_at": utcnow(),
+        },
+        where={f"{key}.state": ReplicaState.PENDING.value},
+    )
+    await reconcile(r, file.id)
+
+
+async def _set_health(
+    r: Replicator, account: Account, health: AccountHealth, reason: str | None
+) -> None:
+    if account.health != health:
+        await repository.note(
+            Account, account.id, set_={"health": health.value, "health_reason": reason}
+        )
+
+
+async def remove_replica(r: Replicator, file_id: str, account_id: str) -> None:
+    """Delete a replica from Drive once the Downloader no longer hands it out."""
+    file = await repository.get_file(file_id)
+    replica = file.replicas.get(account_id) if file is not None else None
+    if file is None or replica is None or replica.state != ReplicaState.REMOVING:
+        return
+    if (replica.removing_seq or 0) > file.acked_seq:
+        return  # the relay queues a reconcile when the Downloader acknowledges
+    account = await repository.get_account(account_id)
+    if account is not None:
+        client = r.client(account)
+        try:
+            if replica.drive_file_id is not None:
+                await client.delete(replica.drive_file_id, missing_ok=True)
+            else:
+                stray = await _find_unrecorded_copy(r, client, file, account_id)
+                if stray is not None:
+                    await client.delete(stray.id, missing_ok=True)
+        except AuthError as exc:
+            log.error(
+                "file %s: cannot delete Drive file %s of account %s (%s); left on Drive",
+                file_id,
+                replica.drive_file_id,
+                account_id,
+                exc,
+            )
+        except DriveError as exc:
+            if not exc.retryable:
+                log.error(
+                    "file %s: deleting on %s failed for good (%s); left on Drive",
+                    file_id,
+                    account_id,
+                    exc,
+                )
+            else:
+                raise Retry(defer=r.backoff(1)) from exc
+    await repository.change(
+        StoredFile,
+        file_id,
+        unset=(f"replicas.{account_id}",),
+        where={f"replicas.{account_id}.state": ReplicaState.REMOVING.value},
+    )
+    REPLICAS_REMOVED.inc()
+    await reconcile(r, file_id)
+    if account is not None and account.draining:
+        await drain_account(r, account_id)
+
+
+async def drain_account(r: Replicator, account_id: str) -> bool:
+    """Move a draining account's replicas out; bury it once none is left. True when done."""
+    account = await repository.get_account(account_id)
+    if account is None or not account.draining:
+        return True
+    files = await repository.files_on_account(account_id, limit=500)
+    for file in files:
+        await reconcile(r, file.id)
+    if files:
+        return False
+    if await repository.bury(Account, account_id, where={"draining": True}) is not None:
+        log.info("account %s drained and deleted", account_id)
+        await r.jobs.relay()
+    return True
+
+
+async def sweep(r: Replicator, *, orphans_after: timedelta) -> None:
+    """Periodic safety net: resume whatever a lost job or a crash left unfinished."""
+    for file in await repository.files_in_progress(limit=1000):
+        await reconcile(r, file.id)
+    for account in await repository.draining_accounts():
+        await drain_account(r, account.id)
+    for session in await repository.expired_sessions(limit=100):
+        await r.staging.delete(session.staging_id)
+        await session.delete()
+    for batch in await repository.stale_batches(timedelta(minutes=1)):
+        await commit_batch(batch=batch, jobs=r.jobs)
+    for staging_id in await r.staging.candidates_for_sweep(orphans_after):
+        if not await repository.staging_in_use(staging_id):
+            log.info("deleting orphaned staged bytes %s", staging_id)
+            await r.staging.delete(staging_id)
+    await r.jobs.relay()

@@ -1,0 +1,258 @@
+"""Data access for the Uploader: every query and update of its documents lives here.
+
+Writes to accounts and files go through :func:`change`, which turns any change into one
+single-document update that also bumps ``seq`` and marks the document ``dirty`` — the outbox
+rule that lets the relay deliver every change without multi-document transactions. Conditions
+(``where``) make the update a compare-and-set: ``None`` comes back when they no longer hold.
+Every write holds the document's lock (:mod:`services.uploader.locking`): the Mongo-wire server
+does not isolate concurrent writes to one document by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from beanie import Document, init_beanie
+from pymongo import IndexModel, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.shared.days import utcnow
+from services.shared.events import FileStatus
+from services.uploader.locking import DocumentLocks
+from services.uploader.models import (
+    DOCUMENTS,
+    INDEXES,
+    Account,
+    Batch,
+    Outboxed,
+    StoredFile,
+    UploadSession,
+)
+
+AggregateT = TypeVar("AggregateT", bound=Outboxed)
+
+
+_locks: DocumentLocks | None = None
+
+
+def _lock(model: type[Document], doc_id: str) -> AbstractAsyncContextManager[None]:
+    if _locks is None:
+        raise RuntimeError("repository.init() must run before any write")
+    return _locks.hold(model.get_collection_name(), doc_id)
+
+
+async def init(database: AsyncDatabase[Any], locks: DocumentLocks) -> None:
+    """Bind the documents to ``database``, create their indexes (idempotent), set the locks."""
+    global _locks
+    _locks = locks
+    await init_beanie(database=database, document_models=DOCUMENTS, skip_indexes=True)
+    for model, indexes in INDEXES.items():
+        collection = model.get_pymongo_collection()
+        for index in indexes:
+            await collection.create_index(index.document["key"], **_options(index))
+
+
+def _options(index: IndexModel) -> dict[str, Any]:
+    return {k: v for k, v in index.document.items() if k not in {"key", "name"}}
+
+
+async def change(
+    model: type[AggregateT],
+    doc_id: str,
+    *,
+    set_: Mapping[str, Any] | None = None,
+    unset: tuple[str, ...] = (),
+    inc: Mapping[str, int] | None = None,
+    where: Mapping[str, Any] | None = None,
+) -> AggregateT | None:
+    """Apply one outboxed change to a live document; the document after it, or None."""
+    update: dict[str, Any] = {
+        "$set": {**(set_ or {}), "dirty": True, "updated_at": utcnow()},
+        "$inc": {**(inc or {}), "seq": 1},
+    }
+    if unset:
+        update["$unset"] = dict.fromkeys(unset, "")
+    async with _lock(model, doc_id):
+        raw = await model.get_pymongo_collection().find_one_and_update(
+            {**(where or {}), "_id": doc_id, "deleted": False},
+            update,
+            return_document=ReturnDocument.AFTER,
+        )
+    return None if raw is None else model.model_validate(raw)
+
+
+async def note(
+    model: type[AggregateT],
+    doc_id: str,
+    *,
+    set_: Mapping[str, Any] | None = None,
+    inc: Mapping[str, int] | None = None,
+    where: Mapping[str, Any] | None = None,
+) -> bool:
+    """Change bookkeeping the Downloader does not mirror (attempt counts): no event."""
+    update: dict[str, Any] = {}
+    if set_:
+        update["$set"] = dict(set_)
+    if inc:
+        update["$inc"] = dict(inc)
+    async with _lock(model, doc_id):
+        result = await model.get_pymongo_collection().update_one(
+            {**(where or {}), "_id": doc_id, "deleted": False}, update
+        )
+    return result.matched_count == 1
+
+
+# Accounts -----------------------------------------------------------------------------------
+
+
+async def get_account(account_id: str) -> Account | None:
+    """A live account (not a tombstone)."""
+    return await Account.find_one({"_id": account_id, "deleted": False})
+
+
+async def list_accounts(*, offset: int, limit: int) -> tuple[list[Account], int]:
+    query = Account.find({"deleted": False})
+    total = await query.count()
+    items = await Account.find({"deleted": False}).sort("email").skip(offset).limit(limit).to_list()
+    return items, total
+
+
+async def draining_accounts() -> list[Account]:
+    return await Account.find({"deleted": False, "draining": True}).to_list()
+
+
+async def live_accounts() -> list[Account]:
+    """Every account that is not a tombstone, in a stable order."""
+    return await Account.find({"deleted": False}).sort("created_at", "_id").to_list()
+
+
+# Files --------------------------------------------------------------------------------------
+
+
+async def get_file(file_id: str) -> StoredFile | None:
+    """A live file (not a tombstone)."""
+    return await StoredFile.find_one({"_id": file_id, "deleted": False})
+
+
+async def list_files(
+    *,
+    offset: int,
+    limit: int,
+    status: FileStatus | None = None,
+    name_prefix: str | None = None,
+    content_type: str | None = None,
+) -> tuple[list[StoredFile], int]:
+    query: dict[str, Any] = {"deleted": False}
+    if status is not None:
+        query["status"] = status.value
+    if content_type is not None:
+        query["content_type"] = content_type
+    if name_prefix:
+        # A literal prefix: escape every regex metacharacter of the user's text.
+        query["name"] = {"$regex": "^" + _regex_escape(name_prefix)}
+    total = await StoredFile.find(query).count()
+    items = (
+        await StoredFile.find(query).sort("-created_at", "_id").skip(offset).limit(limit).to_list()
+    )
+    return items, total
+
+
+def _regex_escape(text: str) -> str:
+    return "".join("\\" + c if c in r".^$*+?{}[]\|()" else c for c in text)
+
+
+async def files_in_progress(limit: int) -> list[StoredFile]:
+    """Files whose replication or deletion is not finished (for the periodic sweep)."""
+    statuses = [FileStatus.REPLICATING.value, FileStatus.DELETING.value]
+    return (
+        await StoredFile.find({"deleted": False, "status": {"$in": statuses}})
+        .limit(limit)
+        .to_list()
+    )
+
+
+async def files_on_account(account_id: str, limit: int) -> list[StoredFile]:
+    """Live files that still have a replica entry for ``account_id``."""
+    return (
+        await StoredFile.find({"deleted": False, f"replicas.{account_id}": {"$exists": True}})
+        .limit(limit)
+        .to_list()
+    )
+
+
+async def referenced_drive_ids(account_id: str, drive_ids: list[str]) -> set[str]:
+    """Which of ``drive_ids`` some file already records as its replica on ``account_id``."""
+    key = f"replicas.{account_id}.drive_file_id"
+    found = StoredFile.get_pymongo_collection().find(
+        {key: {"$in": drive_ids}}, projection={"replicas": 1}
+    )
+    return {doc["replicas"][account_id]["drive_file_id"] async for doc in found}
+
+
+async def staging_in_use(staging_id: Any) -> bool:
+    """Whether a file, a batch or a session still refers to this GridFS file."""
+    if await StoredFile.find_one({"staging_id": staging_id}) is not None:
+        return True
+    if await UploadSession.find_one({"staging_id": staging_id}) is not None:
+        return True
+    return await Batch.find_one({"files.staging_id": staging_id}) is not None
+
+
+async def stale_batches(older_than: timedelta) -> list[Batch]:
+    """Batches whose registering was interrupted (a live one takes well under a minute)."""
+    return await Batch.find({"created_at": {"$lt": utcnow() - older_than}}).to_list()
+
+
+# Outbox -------------------------------------------------------------------------------------
+
+
+async def dirty(model: type[AggregateT], limit: int) -> list[AggregateT]:
+    """Documents with changes the Downloader has not acknowledged, tombstones included."""
+    return await model.find({"dirty": True}).sort("updated_at").limit(limit).to_list()
+
+
+async def acknowledge(model: type[AggregateT], doc_id: str, seq: int) -> None:
+    """Record that the Downloader holds state ``seq``: clean, or purged if a tombstone.
+
+    Conditional on ``seq``: a document changed since it was sent stays dirty and is sent again.
+    """
+    collection = model.get_pymongo_collection()
+    async with _lock(model, doc_id):
+        purged = await collection.delete_one({"_id": doc_id, "seq": seq, "deleted": True})
+        if purged.deleted_count:
+            return
+        cleaned = await collection.update_one(
+            {"_id": doc_id, "seq": seq}, {"$set": {"dirty": False, "acked_seq": seq}}
+        )
+        if not cleaned.matched_count:
+            await collection.update_one({"_id": doc_id}, {"$max": {"acked_seq": seq}})
+
+
+async def bury(
+    model: type[AggregateT], doc_id: str, *, where: Mapping[str, Any]
+) -> AggregateT | None:
+    """Turn a live document into a tombstone (kept until its last event is delivered)."""
+    return await change(model, doc_id, set_={"deleted": True}, where=where)
+
+
+# Upload sessions ----------------------------------------------------------------------------
+
+
+async def get_session(session_id: str) -> UploadSession | None:
+    return await UploadSession.get(session_id)
+
+
+async def advance_session(session_id: str, *, expected: int, offset: int) -> bool:
+    """Move a session's offset from ``expected`` to ``offset``; False if another PUT won."""
+    async with _lock(UploadSession, session_id):
+        result = await UploadSession.get_pymongo_collection().update_one(
+            {"_id": session_id, "offset": expected, "file_id": None}, {"$set": {"offset": offset}}
+        )
+    return result.modified_count == 1
+
+
+async def expired_sessions(limit: int) -> list[UploadSession]:
+    return await UploadSession.find({"expires_at": {"$lt": utcnow()}}).limit(limit).to_list()

@@ -1,0 +1,173 @@
+"""What the Uploader's API accepts and answers, apart from the stored documents.
+
+Credentials are write-only: they appear in the Create and Update schemas (hidden from ``repr``)
+and in no Read schema. Names are checked here once (length, no path separators, no control
+characters) so that every entry point (plain upload, resumable session, batch) applies the same
+rule.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from services.shared.events import FileStatus, ReplicaState
+from services.uploader.models import Account, AccountHealth, StoredFile, UploadSession
+
+DEFAULT_DAILY_BUDGET = 100 * 10**9
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def check_file_name(name: str) -> str:
+    """A file name usable on Drive and in a download's Content-Disposition."""
+    if not 1 <= len(name) <= 255:
+        raise ValueError("name must have 1 to 255 characters")
+    if "/" in name or "\\" in name:
+        raise ValueError("name must not contain path separators ('/' or '\\')")
+    if any(unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} for c in name):
+        raise ValueError("name must not contain control characters")
+    if name.strip() in {"", ".", ".."} or name != name.strip():
+        raise ValueError("name must not be blank, '.', '..' or start/end with spaces")
+    return name
+
+
+def check_content_type(value: str) -> str:
+    """A bare ``type/subtype`` media type (parameters such as charset are dropped)."""
+    media = value.split(";", 1)[0].strip().lower()
+    if not _CONTENT_TYPE.match(media):
+        raise ValueError("content type must look like 'type/subtype', e.g. 'video/mp4'")
+    return media
+
+
+FileName = Annotated[str, AfterValidator(check_file_name)]
+ContentType = Annotated[str, AfterValidator(check_content_type)]
+Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
+DisplayName = Annotated[str, Field(max_length=200)]
+CREDENTIALS_DOC = "service-account key JSON or OAuth authorized_user JSON; write-only"
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AccountCreate(_Input):
+    email: Email
+    display_name: DisplayName = ""
+    credentials: dict[str, Any] = Field(repr=False, description=CREDENTIALS_DOC)
+    daily_budget_bytes: int = Field(default=DEFAULT_DAILY_BUDGET, ge=0)
+    enabled: bool = True
+
+
+class AccountUpdate(_Input):
+    email: Email | None = None
+    display_name: DisplayName | None = None
+    credentials: dict[str, Any] | None = Field(
+        default=None, repr=False, description=CREDENTIALS_DOC
+    )
+    daily_budget_bytes: int | None = Field(default=None, ge=0)
+    enabled: bool | None = None
+
+
+class AccountRead(BaseModel):
+    """An account as the API shows it: never its credentials."""
+
+    id: str
+    email: str
+    display_name: str
+    credentials_kind: str
+    daily_budget_bytes: int
+    enabled: bool
+    draining: bool
+    health: AccountHealth
+    health_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountRead:
+        return cls.model_validate(account.model_dump(exclude={"credentials"}))
+
+
+class ReplicaRead(BaseModel):
+    account_id: str
+    state: ReplicaState
+    drive_file_id: str | None
+    attempts: int
+    error: str | None
+    updated_at: datetime
+
+
+class FileUpdate(_Input):
+    name: FileName | None = None
+    content_type: ContentType | None = None
+    desired_replicas: int | None = Field(
+        default=None, ge=1, description="how many accounts should hold the file; unset: all"
+    )
+
+
+class FileRead(BaseModel):
+    id: str
+    name: str
+    size: int
+    content_type: str
+    sha256: str | None
+    status: FileStatus
+    replicas: list[ReplicaRead]
+    desired_replicas: int | None
+    failure_reason: str | None
+    staged: bool = Field(description="whether the bytes are still held in GridFS")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, file: StoredFile) -> FileRead:
+        data = file.model_dump(exclude={"replicas", "staging_id"})
+        replicas = [r.model_dump() for _, r in sorted(file.replicas.items())]
+        return cls.model_validate(
+            {**data, "replicas": replicas, "staged": file.staging_id is not None}
+        )
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+class UploadSessionCreate(_Input):
+    name: FileName
+    size: int = Field(ge=1, description="total bytes the client will send")
+    content_type: ContentType = DEFAULT_CONTENT_TYPE
+    sha256: Sha256 | None = Field(default=None, description="checked when the upload finishes")
+
+
+class UploadSessionRead(BaseModel):
+    id: str
+    name: str
+    size: int
+    content_type: str
+    offset: int = Field(description="bytes received and stored; the next range starts here")
+    chunk_bytes: int = Field(description="every range but the last is a multiple of this")
+    expires_at: datetime
+    file_id: str | None
+
+    @classmethod
+    def of(cls, session: UploadSession) -> UploadSessionRead:
+        return cls.model_validate(session.model_dump())
+
+
+class BatchRead(BaseModel):
+    files: list[FileRead]
