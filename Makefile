@@ -16,6 +16,7 @@ install: ## Install and build every server without starting them
 test: ## Run every check and test against the real servers
 	@scripts/bootstrap
 	uv run ruff check .
+	uv run mypy
 	uv run fileserver dev install
 	uv run pytest
 
