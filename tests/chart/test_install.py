@@ -89,11 +89,17 @@ def test_install_upgrade_uninstall(kubectl: Kubectl, namespace: str) -> None:
     assert kept["data"] == secret["data"]
 
     kubectl.helm("uninstall", "fs", "-n", namespace, "--wait", "--timeout=2m")
-    left = json.loads(kubectl("get", "all,cm,secret,sa,role,rolebinding,pdb,networkpolicy,"
-                              "kopfpeerings", "-n", namespace,
-                              "-l", "app.kubernetes.io/instance=fs",
-                              "-o", "json"))["items"]  # fmt: skip
-    assert [(o["kind"], o["metadata"]["name"]) for o in left] == [("Secret", "fs-fileserver")]
+
+    # Pods go after their ReplicaSets, through the garbage collector: wait for it.
+    @retry(stop=stop_after_delay(90), wait=wait_fixed(1), reraise=True)
+    def only_the_kept_secret_is_left() -> None:
+        left = json.loads(kubectl("get", "all,cm,secret,sa,role,rolebinding,pdb,networkpolicy,"
+                                  "kopfpeerings", "-n", namespace,
+                                  "-l", "app.kubernetes.io/instance=fs",
+                                  "-o", "json"))["items"]  # fmt: skip
+        assert [(o["kind"], o["metadata"]["name"]) for o in left] == [("Secret", "fs-fileserver")]
+
+    only_the_kept_secret_is_left()
     assert "driveaccounts.fileserver.io" in kubectl("get", "crd", "-o", "name")
     bindings = kubectl("get", "clusterrolebindings", "-o", "name")
     assert f"fs-fileserver-{namespace}-operator" not in bindings
