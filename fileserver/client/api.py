@@ -252,9 +252,13 @@ class FileserverClient:
         seen: set[str] = set()
 
         def probe() -> set[str]:
-            seen.update(
-                self.ticket(file_id, offset=0, length=1).account_id for _ in range(accounts)
-            )
+            try:
+                seen.update(
+                    self.ticket(file_id, offset=0, length=1).account_id for _ in range(accounts)
+                )
+            except ClientError as exc:  # the Downloader has not learned the replicas yet
+                if exc.code not in (ExitCode.NOT_READY, ExitCode.NOT_FOUND):
+                    raise
             return seen
 
         with contextlib.suppress(RetryError):

@@ -11,10 +11,10 @@ import os
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from services.downloader.config import get_settings
 from services.downloader.db import migrate as run_migrations
+from services.shared.serve import serve as serve_app
 
 cli = typer.Typer(add_completion=False, help="fileserver Downloader")
 
@@ -37,15 +37,12 @@ def serve(
         # Once here rather than in each of several workers at the same time.
         run_migrations(settings)
         os.environ["FILESERVER_DOWNLOADER_MIGRATE_ON_STARTUP"] = "false"
-    uvicorn.run(
+    serve_app(
         "services.downloader.main:create_app",
-        factory=True,
         host=settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
         timeout_keep_alive=int(settings.keep_alive_seconds),
-        log_level="info",
-        access_log=False,
     )
 
 
