@@ -69,6 +69,11 @@ class DriveAccountStatus(Model):
     storage_used_bytes: int | None = Field(default=None, ge=0)
     replicas: int | None = Field(default=None, ge=0, description="Replicas this account holds.")
     last_sync_time: datetime | None = None
+    credentials_version: str | None = Field(
+        default=None,
+        max_length=200,
+        description="uid/resourceVersion of the Secret whose credentials the Uploader holds.",
+    )
 
 
 class DriveAccount(Model):

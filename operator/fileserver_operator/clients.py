@@ -1,0 +1,182 @@
+"""The operator's HTTP clients of the Uploader and the Downloader.
+
+Every failure becomes one of two exceptions that say what to do: :class:`Unavailable` (the
+service is down or overloaded: retry later) and :class:`Refused` (the service understood and
+said no: fix the input). Handlers turn them into kopf's temporary errors or conditions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from fileserver_operator.builders.accounts import MANAGER_HEADER
+from fileserver_operator.config import OperatorSettings
+
+
+class Unavailable(Exception):
+    """The service could not answer; the same request may succeed later."""
+
+
+class Refused(Exception):
+    """The service answered with a 4xx; ``status`` and the service's message are kept."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    return detail if isinstance(detail, str) else str(detail)[:300]
+
+
+class _Service:
+    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+            timeout=timeout,
+        )
+
+    async def request(
+        self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
+    ) -> Any:
+        """The JSON answer; None for a 404 when ``missing_ok``."""
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise Unavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 404 and missing_ok:
+            return None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise Unavailable(f"{method} {path}: HTTP {response.status_code} {_detail(response)}")
+        if response.status_code >= 400:
+            raise Refused(response.status_code, _detail(response))
+        return response.json() if response.content else None
+
+    async def pages(self, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a paginated listing (``items``/``total``/``offset``/``limit``)."""
+        offset = 0
+        while True:
+            page = await self.request(
+                "GET", path, params={**params, "offset": offset, "limit": 1000}
+            )
+            for item in page["items"]:
+                yield item
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                return
+
+    async def metrics(self) -> str:
+        """The Prometheus exposition; empty when it cannot be read (signals are optional)."""
+        try:
+            response = await self.http.get("/metrics")
+        except httpx.HTTPError:
+            return ""
+        return response.text if response.status_code == 200 else ""
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+class Uploader(_Service):
+    """Accounts and files of the Uploader, as the operator uses them."""
+
+    def __init__(self, settings: OperatorSettings) -> None:
+        super().__init__(
+            settings.uploader_url,
+            settings.uploader_admin_token.get_secret_value(),
+            settings.http_timeout_seconds,
+        )
+        self.http.headers[MANAGER_HEADER] = settings.manager
+
+    async def account(self, account_id: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self.request(
+            "GET", f"/accounts/{account_id}", missing_ok=True
+        )
+        return result
+
+    async def account_by_email(self, email: str) -> dict[str, Any] | None:
+        page = await self.request("GET", "/accounts", params={"email": email, "limit": 1})
+        items: list[dict[str, Any]] = page["items"]
+        return next((a for a in items if a["email"].lower() == email.lower()), None)
+
+    async def accounts(self) -> list[dict[str, Any]]:
+        return [a async for a in self.pages("/accounts", {})]
+
+    async def create_account(self, payload: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("POST", "/accounts", json=payload)
+        return result
+
+    async def update_account(self, account_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request(
+            "PATCH", f"/accounts/{account_id}", json=payload
+        )
+        return result
+
+    async def check_account(self, account_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.request("POST", f"/accounts/{account_id}:check")
+        return result
+
+    async def delete_account(self, account_id: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self.request(
+            "DELETE", f"/accounts/{account_id}", missing_ok=True
+        )
+        return result
+
+    async def files(self) -> list[dict[str, Any]]:
+        return [f async for f in self.pages("/files", {})]
+
+    async def file(self, file_id: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self.request(
+            "GET", f"/files/{file_id}", missing_ok=True
+        )
+        return result
+
+    async def set_desired_replicas(
+        self, file_id: str, desired: int | None
+    ) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self.request(
+            "PATCH", f"/files/{file_id}", json={"desired_replicas": desired}, missing_ok=True
+        )
+        return result
+
+    async def delete_file(self, file_id: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self.request(
+            "DELETE", f"/files/{file_id}", missing_ok=True
+        )
+        return result
+
+
+class Stats(_Service):
+    """Only Stats' metrics (its backlog)."""
+
+    def __init__(self, settings: OperatorSettings) -> None:
+        super().__init__(
+            settings.stats_url or "http://stats.invalid", "", settings.http_timeout_seconds
+        )
+
+
+class Downloader(_Service):
+    """The Downloader's precomputed account figures."""
+
+    def __init__(self, settings: OperatorSettings) -> None:
+        super().__init__(
+            settings.downloader_url,
+            settings.downloader_admin_token.get_secret_value(),
+            settings.http_timeout_seconds,
+        )
+
+    async def account_figures(self, account_id: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self.request(
+            "GET", f"/accounts/{account_id}/stats", missing_ok=True
+        )
+        return result
