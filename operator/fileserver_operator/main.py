@@ -31,6 +31,9 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_
     settings.watching.client_timeout = s.watch_client_timeout_seconds
     settings.watching.connect_timeout = 30
     settings.networking.request_timeout = 60
+    # The chart installs the CRDs before the operator: discovering them once at start-up needs
+    # no cluster-wide list of namespaces or CRDs (least privilege, and no start-up retries).
+    settings.scanning.disabled = True
     # Replicas need distinct priorities, or kopf freezes them all on a tie.
     settings.peering.priority = s.priority if s.priority is not None else random.randint(1, 2**30)  # noqa: S311
     settings.peering.stealth = True

@@ -126,8 +126,7 @@ def test_operator_rbac_is_what_the_operator_needs_and_no_more(
         ("get", "deployments.apps/fs-fileserver-downloader"),
         ("patch", "deployments.apps/fs-fileserver-stats"),
         ("create", "events"), ("patch", "events.events.k8s.io"),
-        ("patch", "kopfpeerings.kopf.dev"),
-        ("list", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("patch", "kopfpeerings.kopf.dev"), ("watch", "deployments.apps"),
     ]  # fmt: skip
     denied = [
         ("delete", "driveaccounts.fileserver.io"), ("create", "driveaccounts.fileserver.io"),
@@ -135,6 +134,7 @@ def test_operator_rbac_is_what_the_operator_needs_and_no_more(
         ("patch", "deployments.apps/fs-fileserver-uploader-worker"),
         ("delete", "deployments.apps/fs-fileserver-uploader"), ("list", "pods"),
         ("create", "leases.coordination.k8s.io"),
+        ("list", "customresourcedefinitions.apiextensions.k8s.io"), ("list", "namespaces"),
     ]  # fmt: skip
     assert [a for a in allowed if not _can(kubectl, namespace, *a)] == []
     assert [d for d in denied if _can(kubectl, namespace, *d)] == []

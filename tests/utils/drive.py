@@ -129,10 +129,10 @@ class EmulatorAccount:
 class EmulatorAdmin:
     """Async client of ``/_emulator``: accounts, limits, faults, clock, metrics."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str = ADMIN_TOKEN) -> None:
         self.url = url
         self.http = httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60
+            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
         )
 
     async def aclose(self) -> None:

@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 import pytest
-
-from apis.driveaccount import DriveAccountSpec
 from fileserver_operator.builders.accounts import (
     CredentialsProblem,
     Observation,
@@ -18,6 +16,8 @@ from fileserver_operator.builders.accounts import (
     secret_version,
     update_payload,
 )
+
+from apis.driveaccount import DriveAccountSpec
 
 pytestmark = pytest.mark.unit
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from fileserver_operator.builders.scaling import Rule, decide, parse_annotation, wanted_pods
 from fileserver_operator.builders.signals import live_signals, sample
+
 from services.planner.model import SECONDS_PER_DAY
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,149 @@
+"""DriveAccount against the real API server and services: register, check, follow, drain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.operator.conftest import Cluster
+from tests.utils.drive import EmulatorAdmin
+from tests.utils.operator import credentials_secret, drive_account
+from tests.utils.waiting import eventually
+
+pytestmark = [pytest.mark.cluster, pytest.mark.integration]
+
+
+def conditions(obj: dict[str, Any] | None) -> dict[str, tuple[str, str]]:
+    status = (obj or {}).get("status") or {}
+    return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+
+
+async def add_account(
+    cluster: Cluster, emulator: EmulatorAdmin, name: str, budget: str = "100G", **limits: int
+) -> str:
+    """An emulator account, its Secret and its DriveAccount; returns the email."""
+    account = await emulator.create_account(**limits)
+    cluster.apply(
+        credentials_secret(f"{name}-creds", cluster.namespace, account.credentials),
+        drive_account(name, cluster.namespace, account.email, f"{name}-creds", budget),
+    )
+    return account.email
+
+
+async def wait_ready(cluster: Cluster, name: str, within: float = 90) -> dict[str, Any]:
+    async def ready() -> None:
+        assert conditions(cluster.get("driveaccount", name)).get("Ready") == ("True", "Serving"), (
+            cluster.get("driveaccount", name)
+        )
+
+    try:
+        await eventually(ready, within=within)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{cluster.logs()}") from None
+    obj = cluster.get("driveaccount", name)
+    assert obj is not None
+    return obj
+
+
+async def test_a_valid_secret_makes_a_ready_managed_account(
+    cluster: Cluster,
+    emulator: EmulatorAdmin,
+    uploader: httpx.AsyncClient,
+    unique: Callable[[str], str],
+) -> None:
+    cluster.operator()
+    name = unique("acct")
+    email = await add_account(cluster, emulator, name, budget="2G")
+    obj = await wait_ready(cluster, name)
+    assert conditions(obj)["CredentialsValid"] == ("True", "DriveAccepted")
+    account_id = obj["status"]["uploaderAccountId"]
+
+    account = (await uploader.get(f"/accounts/{account_id}")).json()
+    assert account["email"] == email
+    assert account["managed_by"] == "fileserver-operator"
+    assert account["daily_budget_bytes"] == 2 * 10**9
+
+    # The Downloader learns the account from the Uploader's events; usage follows.
+    async def usage() -> None:
+        status = (cluster.get("driveaccount", name) or {})["status"]
+        assert conditions(cluster.get("driveaccount", name))["BudgetAvailable"][0] == "True"
+        assert status["remainingTodayBytes"] == 2 * 10**9
+        assert status["usedTodayBytes"] == 0
+
+    await eventually(usage, within=60)
+    table = cluster.kubectl("get", "driveaccounts", f"--namespace={cluster.namespace}")
+    header, row = table.splitlines()[:2]
+    assert header.split()[:6] == ["NAME", "EMAIL", "BUDGET", "USED-TODAY", "REMAINING", "READY"]
+    assert row.split()[:6] == [name, email, "2G", "0", str(2 * 10**9), "True"]
+
+    # People change the resource, not the account: a REST edit is refused, a spec edit lands.
+    refused = await uploader.patch(f"/accounts/{account_id}", json={"daily_budget_bytes": 1})
+    assert refused.status_code == 409
+    assert "DriveAccount" in refused.json()["detail"]
+    cluster.kubectl(
+        "patch", "driveaccount", name, f"--namespace={cluster.namespace}", "--type=merge",
+        "-p", '{"spec":{"dailyDownloadBudget":"3G"}}',
+    )  # fmt: skip
+
+    async def budget_followed() -> None:
+        got = (await uploader.get(f"/accounts/{account_id}")).json()
+        assert got["daily_budget_bytes"] == 3 * 10**9
+
+    await eventually(budget_followed, within=60)
+
+
+async def test_a_bad_secret_is_explained_and_a_fixed_one_is_picked_up(
+    cluster: Cluster,
+    emulator: EmulatorAdmin,
+    uploader: httpx.AsyncClient,
+    unique: Callable[[str], str],
+) -> None:
+    cluster.operator()
+    name = unique("acct")
+    account = await emulator.create_account()
+    bad = credentials_secret(f"{name}-creds", cluster.namespace, {})
+    bad["stringData"] = {"wrong-key": "{}"}
+    cluster.apply(bad, drive_account(name, cluster.namespace, account.email, f"{name}-creds"))
+
+    async def explained() -> None:
+        obj = cluster.get("driveaccount", name)
+        assert conditions(obj).get("CredentialsValid") == ("False", "SecretKeyMissing")
+        assert conditions(obj).get("Ready") == ("False", "NotRegistered")
+        message = next(
+            c["message"] for c in obj["status"]["conditions"] if c["type"] == "CredentialsValid"
+        )
+        assert "has no key 'credentials.json'" in message
+
+    await eventually(explained, within=60)
+    listed = (await uploader.get("/accounts", params={"email": account.email})).json()
+    assert listed["items"] == []  # nothing registered without credentials
+
+    # The Secret is fixed: the watch on Secrets brings the account up without a spec change.
+    cluster.kubectl("delete", "secret", f"{name}-creds", f"--namespace={cluster.namespace}")
+    cluster.apply(credentials_secret(f"{name}-creds", cluster.namespace, account.credentials))
+    await wait_ready(cluster, name)
+
+
+async def test_credentials_drive_refuses_are_reported(
+    cluster: Cluster,
+    emulator: EmulatorAdmin,
+    unique: Callable[[str], str],
+) -> None:
+    cluster.operator()
+    name = unique("acct")
+    account = await emulator.create_account()
+    await emulator.revoke(account.id)
+    cluster.apply(
+        credentials_secret(f"{name}-creds", cluster.namespace, account.credentials),
+        drive_account(name, cluster.namespace, account.email, f"{name}-creds"),
+    )
+
+    async def refused() -> None:
+        got = conditions(cluster.get("driveaccount", name))
+        assert got.get("CredentialsValid") == ("False", "DriveRefused")
+        assert got.get("Ready") == ("False", "CredentialsInvalid")
+
+    await eventually(refused, within=60)
