@@ -3,15 +3,13 @@ services as real processes, and per test a namespace prepared as the chart prepa
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
+from fileserver_operator.builders.accounts import MANAGER_HEADER
+from fileserver_operator.config import MANAGER
 
 from fileserver.devstack.servers import KubeAPIServer
 from fileserver.system.system import LocalSystem
@@ -20,12 +18,12 @@ from tests.utils.drive import PROJECT_ROOT, EmulatorAdmin
 from tests.utils.local_system import PrivateSystem
 from tests.utils.operator import (
     DEPLOYMENTS,
-    OperatorRun,
+    Cluster,
     deployment,
-    operator_env,
     rbac_manifests,
     service_account_kubeconfig,
 )
+from tests.utils.waiting import eventually
 
 CRDS = [
     *sorted((PROJECT_ROOT / "crds").glob("*.yaml")),
@@ -50,53 +48,6 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSystem]:
         yield local
     finally:
         local.down()
-
-
-@dataclass
-class Cluster:
-    """One test's namespace, the admin kubectl and the operator processes started in it."""
-
-    namespace: str
-    kubectl: Kubectl
-    kubeconfig: Path
-    system: LocalSystem
-    run_dir: Path
-    runs: list[OperatorRun]
-
-    def apply(self, *objects: dict[str, Any]) -> None:
-        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(objects))
-
-    def get(self, kind: str, name: str) -> dict[str, Any] | None:
-        out = self.kubectl(
-            "get", kind, name, f"--namespace={self.namespace}", "-o", "json", check=False
-        )
-        try:
-            result: dict[str, Any] = json.loads(out)
-        except ValueError:
-            return None
-        return result
-
-    def items(self, kind: str) -> list[dict[str, Any]]:
-        out = self.kubectl("get", kind, f"--namespace={self.namespace}", "-o", "json")
-        items: list[dict[str, Any]] = json.loads(out)["items"]
-        return items
-
-    def operator(self, *, peering: str | None = None, **settings: str) -> OperatorRun:
-        """Start an operator process (standalone unless ``peering`` names a KopfPeering)."""
-        args = [f"--namespace={self.namespace}"]
-        args.append(f"--peering={peering}" if peering else "--standalone")
-        run = OperatorRun(
-            name=f"operator-{len(self.runs)}",
-            run_dir=self.run_dir,
-            env=operator_env(self.system, self.namespace, self.kubeconfig, **settings),
-            args=args,
-        )
-        run.start()
-        self.runs.append(run)
-        return run
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {r.name}\n{r.log()}" for r in self.runs)
 
 
 def _make_cluster(
@@ -135,8 +86,10 @@ def cluster(
     kubectl: Kubectl,
     namespace: str,
     services: LocalSystem,
+    uploader: httpx.AsyncClient,
     tmp_path: Path,
 ) -> Iterator[Cluster]:
+    """A namespace for one test; the session's Uploader is emptied first (via ``uploader``)."""
     made = _make_cluster(kubectl, namespace, services, tmp_path, peering=False)
     yield made
     _teardown(made)
@@ -149,6 +102,7 @@ def peered_cluster(
     kubectl: Kubectl,
     namespace: str,
     services: LocalSystem,
+    uploader: httpx.AsyncClient,
     tmp_path: Path,
 ) -> Iterator[Cluster]:
     made = _make_cluster(kubectl, namespace, services, tmp_path, peering=True)
@@ -167,13 +121,28 @@ async def emulator(services: LocalSystem) -> AsyncIterator[EmulatorAdmin]:
 
 @pytest.fixture
 async def uploader(services: LocalSystem) -> AsyncIterator[httpx.AsyncClient]:
+    """The session's Uploader, emptied of the files and accounts earlier tests left."""
     token = services.secrets.uploader_admin_token
     async with httpx.AsyncClient(
         base_url=services.service("uploader").url,
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}", MANAGER_HEADER: MANAGER},
         timeout=60,
     ) as client:
+        await _empty(client)
+        client.headers.pop(MANAGER_HEADER)
         yield client
+
+
+async def _empty(client: httpx.AsyncClient) -> None:
+    for kind in ("files", "accounts"):
+        for item in (await client.get(f"/{kind}", params={"limit": 1000})).json()["items"]:
+            await client.delete(f"/{kind}/{item['id']}")
+
+    async def empty() -> None:
+        for kind in ("files", "accounts"):
+            assert (await client.get(f"/{kind}")).json()["total"] == 0
+
+    await eventually(empty, within=120)
 
 
 @pytest.fixture

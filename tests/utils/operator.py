@@ -17,7 +17,8 @@ import yaml
 from fileserver.devstack.process import ManagedProcess, ProcessSpec
 from fileserver.system.system import LocalSystem
 from tests.fixtures.stack import Kubectl
-from tests.utils.drive import PROJECT_ROOT, free_port
+from tests.utils.drive import PROJECT_ROOT, EmulatorAccount, EmulatorAdmin, free_port
+from tests.utils.waiting import eventually
 
 RELEASE = "fs"
 FULLNAME = f"{RELEASE}-fileserver"
@@ -165,3 +166,84 @@ def drive_account(
             **spec,
         },
     }
+
+
+@dataclass
+class Cluster:
+    """One test's namespace, the admin kubectl and the operator processes started in it."""
+
+    namespace: str
+    kubectl: Kubectl
+    kubeconfig: Path
+    system: LocalSystem
+    run_dir: Path
+    runs: list[OperatorRun]
+
+    def apply(self, *objects: dict[str, Any]) -> None:
+        self.kubectl("apply", "-f", "-", stdin=yaml.safe_dump_all(objects))
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        out = self.kubectl(
+            "get", kind, name, f"--namespace={self.namespace}", "-o", "json", check=False
+        )
+        try:
+            result: dict[str, Any] = json.loads(out)
+        except ValueError:
+            return None
+        return result
+
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        out = self.kubectl("get", kind, f"--namespace={self.namespace}", "-o", "json")
+        items: list[dict[str, Any]] = json.loads(out)["items"]
+        return items
+
+    def operator(self, *, peering: str | None = None, **settings: str) -> OperatorRun:
+        """Start an operator process (standalone unless ``peering`` names a KopfPeering)."""
+        args = [f"--namespace={self.namespace}"]
+        args.append(f"--peering={peering}" if peering else "--standalone")
+        run = OperatorRun(
+            name=f"operator-{len(self.runs)}",
+            run_dir=self.run_dir,
+            env=operator_env(self.system, self.namespace, self.kubeconfig, **settings),
+            args=args,
+        )
+        run.start()
+        self.runs.append(run)
+        return run
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {r.name}\n{r.log()}" for r in self.runs)
+
+
+def conditions(obj: dict[str, Any] | None) -> dict[str, tuple[str, str]]:
+    """type → (status, reason) of a resource's conditions."""
+    status = (obj or {}).get("status") or {}
+    return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
+
+
+async def add_account(
+    cluster: Cluster, emulator: EmulatorAdmin, name: str, budget: str = "100G", **limits: int
+) -> EmulatorAccount:
+    """An emulator account, its Secret and its DriveAccount."""
+    account = await emulator.create_account(**limits)
+    cluster.apply(
+        credentials_secret(f"{name}-creds", cluster.namespace, account.credentials),
+        drive_account(name, cluster.namespace, account.email, f"{name}-creds", budget),
+    )
+    return account
+
+
+async def wait_ready(cluster: Cluster, name: str, within: float = 90) -> dict[str, Any]:
+    """The DriveAccount once Ready (the operators' logs in the error otherwise)."""
+
+    async def ready() -> None:
+        obj = cluster.get("driveaccount", name)
+        assert conditions(obj).get("Ready") == ("True", "Serving"), obj
+
+    try:
+        await eventually(ready, within=within)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{cluster.logs()}") from None
+    obj = cluster.get("driveaccount", name)
+    assert obj is not None
+    return obj

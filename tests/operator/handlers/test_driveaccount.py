@@ -3,49 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.operator.conftest import Cluster
 from tests.utils.drive import EmulatorAdmin
-from tests.utils.operator import credentials_secret, drive_account
+from tests.utils.operator import (
+    Cluster,
+    add_account,
+    conditions,
+    credentials_secret,
+    drive_account,
+    wait_ready,
+)
 from tests.utils.waiting import eventually
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration]
-
-
-def conditions(obj: dict[str, Any] | None) -> dict[str, tuple[str, str]]:
-    status = (obj or {}).get("status") or {}
-    return {c["type"]: (c["status"], c["reason"]) for c in status.get("conditions", [])}
-
-
-async def add_account(
-    cluster: Cluster, emulator: EmulatorAdmin, name: str, budget: str = "100G", **limits: int
-) -> str:
-    """An emulator account, its Secret and its DriveAccount; returns the email."""
-    account = await emulator.create_account(**limits)
-    cluster.apply(
-        credentials_secret(f"{name}-creds", cluster.namespace, account.credentials),
-        drive_account(name, cluster.namespace, account.email, f"{name}-creds", budget),
-    )
-    return account.email
-
-
-async def wait_ready(cluster: Cluster, name: str, within: float = 90) -> dict[str, Any]:
-    async def ready() -> None:
-        assert conditions(cluster.get("driveaccount", name)).get("Ready") == ("True", "Serving"), (
-            cluster.get("driveaccount", name)
-        )
-
-    try:
-        await eventually(ready, within=within)
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{cluster.logs()}") from None
-    obj = cluster.get("driveaccount", name)
-    assert obj is not None
-    return obj
 
 
 async def test_a_valid_secret_makes_a_ready_managed_account(
@@ -56,7 +29,7 @@ async def test_a_valid_secret_makes_a_ready_managed_account(
 ) -> None:
     cluster.operator()
     name = unique("acct")
-    email = await add_account(cluster, emulator, name, budget="2G")
+    email = (await add_account(cluster, emulator, name, budget="2G")).email
     obj = await wait_ready(cluster, name)
     assert conditions(obj)["CredentialsValid"] == ("True", "DriveAccepted")
     account_id = obj["status"]["uploaderAccountId"]
