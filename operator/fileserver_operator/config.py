@@ -73,6 +73,9 @@ class OperatorSettings(BaseSettings):
     priority: int | None = Field(
         default=None, description="peering priority; unset: random, so that replicas differ"
     )
+    peering_lifetime_seconds: int = Field(
+        default=60, ge=5, description="a silent peer counts as dead after this long"
+    )
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no endpoint")
     watch_server_timeout_seconds: int = Field(default=300, ge=10)
     watch_client_timeout_seconds: int = Field(default=330, ge=10)

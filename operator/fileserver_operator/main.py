@@ -36,7 +36,7 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_
     settings.scanning.disabled = True
     # Replicas need distinct priorities, or kopf freezes them all on a tie.
     settings.peering.priority = s.priority if s.priority is not None else random.randint(1, 2**30)  # noqa: S311
-    settings.peering.stealth = True
+    settings.peering.lifetime = s.peering_lifetime_seconds
     # Handler log lines stay logs; meaningful changes are posted as Events explicitly.
     settings.posting.level = logging.WARNING
     settings.persistence.finalizer = "fileserver.io/finalizer"

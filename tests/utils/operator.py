@@ -115,7 +115,8 @@ class OperatorRun:
         self.process.stop()
 
     def log(self) -> str:
-        return self.process.log_tail(200)
+        """Everything the process logged (``--verbose``: kopf's debug lines too)."""
+        return self.process.log_file.read_text(errors="replace")
 
 
 def operator_env(
@@ -212,7 +213,7 @@ class Cluster:
         return run
 
     def logs(self) -> str:
-        return "\n".join(f"--- {r.name}\n{r.log()}" for r in self.runs)
+        return "\n".join(f"--- {r.name}\n{r.process.log_tail(100)}" for r in self.runs)
 
 
 def conditions(obj: dict[str, Any] | None) -> dict[str, tuple[str, str]]:

@@ -51,14 +51,14 @@ async def filereplica_placement(
         if exc.status == 409:  # the file changed meanwhile or is being deleted: try again
             raise kopf.TemporaryError(exc.message, delay=5) from None
         RECONCILES.labels("FileReplica", "error").inc()
-        kopf.warn(body, reason="PlacementRefused", message=exc.message)
+        kopf.event(body, type="Warning", reason="PlacementRefused", message=exc.message)
         raise kopf.PermanentError(f"the Uploader refused the placement: {exc.message}") from None
     RECONCILES.labels("FileReplica", "ok").inc()
     if file is None:
         logger.info("the file is gone; the catalog sync removes this resource")
         return
     target = "every account" if wanted is None else f"{wanted} accounts"
-    kopf.info(body, reason="PlacementChanged", message=f"replicas on {target}")
+    kopf.event(body, type="Normal", reason="PlacementChanged", message=f"replicas on {target}")
 
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)

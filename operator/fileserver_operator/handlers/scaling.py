@@ -93,8 +93,9 @@ async def deployment_scale(
             SETTINGS.namespace, name, decision.replicas, {ANNOTATION: decision.annotation}
         )
         SCALINGS.labels(name, "up" if decision.replicas > current else "down").inc()
-        kopf.info(
+        kopf.event(
             body,
+            type="Normal",
             reason="Scaled",
             message=f"{decision.reason}: pool budget {budget} bytes/day over "
             f"{sum(1 for a in driveaccount_pool.get('pool', []) if a.get('ready'))} Ready accounts",
