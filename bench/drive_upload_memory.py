@@ -13,13 +13,16 @@ MiB and in chunks, and the throughput; then the client's throughput relative to 
 The source yields the same pre-made 1 MiB block again and again, so the bytes being sent never
 accumulate anywhere but in the uploader under test.
 
-    uv run python bench/drive_upload_memory.py [--size-mib 1024] [--chunk-mib 8]
+    uv run python bench/drive_upload_memory.py [--size-mib 1024] [--chunk-mib 8] [--json PATH]
+
+``--json PATH`` also writes the figures there (``python -m bench`` collects them).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import tempfile
 import time
@@ -103,7 +106,8 @@ async def raw_upload(url: str, account: EmulatorAccount, size: int) -> None:
         await http.delete(f"/drive/v3/files/{done.json()['id']}")
 
 
-async def main(size: int, chunk: int) -> None:
+async def main(size: int, chunk: int) -> dict[str, object]:
+    """Run both uploads, print the table; returns the figures (for ``--json``)."""
     with tempfile.TemporaryDirectory(prefix="drive-bench-") as folder:
         emulator = Emulator(Path(folder))
         emulator.start()
@@ -128,11 +132,24 @@ async def main(size: int, chunk: int) -> None:
         print(run.row(size, chunk))
     ratio = runs[1].seconds / runs[0].seconds
     print(f"\nclient throughput / baseline throughput: {ratio:.2f}")
+    figures = [
+        {
+            "name": run.name,
+            "seconds": run.seconds,
+            "mib_per_s": size / MiB / run.seconds,
+            "rss_growth_mib": run.rss_growth / MiB,
+        }
+        for run in runs
+    ]
+    return {"size_mib": size // MiB, "chunk_mib": chunk // MiB, "runs": figures, "ratio": ratio}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--chunk-mib", type=int, default=8)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    asyncio.run(main(args.size_mib * MiB, args.chunk_mib * MiB))
+    result = asyncio.run(main(args.size_mib * MiB, args.chunk_mib * MiB))
+    if args.json is not None:
+        args.json.write_text(json.dumps(result, indent=2))

@@ -15,13 +15,16 @@ memory. While the second upload runs, the Uploader process's RSS is sampled ever
 warm-up upload). Prints a Markdown table row per run and the ratio of the throughputs.
 
     uv run fileserver dev up --no-cluster     # FerretDB and Redis
-    uv run python bench/uploader_upload.py [--size-mib 2048] [--chunk-mib 1]
+    uv run python bench/uploader_upload.py [--size-mib 2048] [--chunk-mib 1] [--json PATH]
+
+``--json PATH`` also writes the figures there (``python -m bench`` collects them).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -159,6 +162,7 @@ async def main() -> None:
     parser.add_argument("--chunk-mib", type=int, default=1, help="GridFS chunk size")
     parser.add_argument("--mongo-url", default="mongodb://127.0.0.1:27018/")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:63799/3")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     size, chunk = args.size_mib * MiB, args.chunk_mib * MiB
     database = f"bench_uploader_{secrets.token_hex(4)}"
@@ -195,7 +199,20 @@ async def main() -> None:
     print("| --- | --- | --- | --- | --- |")
     for run in runs:
         print(run.row())
-    print(f"\nthroughput ratio (Uploader / direct GridFS): {runs[1].speed / runs[0].speed:.2f}")
+    ratio = runs[1].speed / runs[0].speed
+    print(f"\nthroughput ratio (Uploader / direct GridFS): {ratio:.2f}")
+    if args.json is not None:
+        figures = [
+            {
+                "name": run.name,
+                "seconds": run.seconds,
+                "mib_per_s": run.speed,
+                "rss_growth_mib": None if run.rss_growth is None else run.rss_growth / MiB,
+            }
+            for run in runs
+        ]
+        result = {"size_mib": size // MiB, "chunk_mib": chunk // MiB, "runs": figures}
+        args.json.write_text(json.dumps(result | {"ratio": ratio}, indent=2))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from fileserver.client.cli_files import files_app
 from fileserver.client.cli_reports import reports_app
 from fileserver.demo import demo
 from fileserver.devstack.cli import dev_app
+from fileserver.load.cli import load
 from fileserver.system import cli as system_cli
 from services.drive.cli import drive_app
 from services.planner.cli import plan
@@ -25,3 +26,4 @@ app.add_typer(accounts_app, name="accounts")
 app.add_typer(files_app, name="files")
 app.add_typer(reports_app, name="reports")
 app.command()(demo)
+app.command()(load)
