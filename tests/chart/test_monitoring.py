@@ -105,4 +105,6 @@ def test_chart_ships_the_same_rules_and_dashboard(render: Render) -> None:
         d for d in by_kind(objects, "Deployment").values()
         if d["spec"]["template"]["metadata"]["annotations"].get("prometheus.io/scrape") == "true"
     ]  # fmt: skip
-    assert len(annotated) == 5  # every Deployment but the operator (kopf serves no /metrics)
+    assert len(annotated) == 6  # every Deployment, the operator on its metrics port
+    operator = next(d for d in annotated if d["metadata"]["name"].endswith("-operator"))
+    assert operator["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9102"
