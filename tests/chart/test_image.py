@@ -60,9 +60,8 @@ def test_every_entry_point_exists(render: Render) -> None:
         if command[:2] == ["python", "-m"]:
             named.add(command[2])
         else:
-            assert command[:2] == ["kopf", "run"], command
-            # The operator's module is the operator issue's; its package and kopf exist now.
-            assert importlib.util.find_spec("fileserver_operator") is not None
+            assert command[:4] == ["kopf", "run", "-m", "fileserver_operator.main"], command
+            assert importlib.util.find_spec("fileserver_operator.main") is not None
             assert shutil.which("kopf", path=str(Path(sys.executable).parent))
     assert named >= {
         "services.uploader", "services.uploader.worker", "services.downloader",
