@@ -1,8 +1,8 @@
 """FastAPI dependencies of the Uploader as ``Annotated`` aliases, so routes stay one-liners.
 
-The runtime objects (settings, staging bucket, job queue, vault) are made once by the app's
-lifespan and kept on ``app.state``; validation dependencies turn unknown ids into 404s before a
-route body runs.
+The runtime objects (settings, staging bucket, job queue, vault, Drive clients) are made once
+by the app's lifespan and kept on ``app.state``; validation dependencies turn unknown ids into
+404s before a route body runs.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from services.shared.security import require_token
 from services.uploader import service
 from services.uploader.config import Settings
+from services.uploader.drives import DriveClients
 from services.uploader.jobs import Jobs
 from services.uploader.models import Account, StoredFile
 from services.uploader.staging import Staging
@@ -40,10 +41,16 @@ def _vault(request: Request) -> Vault:
     return vault
 
 
+def _drives(request: Request) -> DriveClients:
+    drives: DriveClients = request.app.state.drives
+    return drives
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StagingDep = Annotated[Staging, Depends(_staging)]
 JobsDep = Annotated[Jobs, Depends(_jobs)]
 VaultDep = Annotated[Vault, Depends(_vault)]
+DrivesDep = Annotated[DriveClients, Depends(_drives)]
 
 require_admin = require_token(
     lambda request: _settings(request).admin_token.get_secret_value(), "uploader admin"

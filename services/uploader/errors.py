@@ -35,3 +35,9 @@ class Invalid(UploaderError):
 
 class PayloadTooLarge(UploaderError):
     status = 413
+
+
+class Unavailable(UploaderError):
+    """A dependency (Drive) did not answer usably; the same request may work later."""
+
+    status = 503

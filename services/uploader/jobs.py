@@ -14,6 +14,7 @@ RECONCILE_FILE = "reconcile_file"
 REPLICATE = "replicate"
 REMOVE_REPLICA = "remove_replica"
 DRAIN_ACCOUNT = "drain_account"
+BACKFILL_ACCOUNT = "backfill_account"
 RELAY_EVENTS = "relay_events"
 
 
@@ -42,6 +43,9 @@ class Jobs:
 
     async def drain_account(self, account_id: str) -> None:
         await self._enqueue(DRAIN_ACCOUNT, account_id, job_id=f"{DRAIN_ACCOUNT}:{account_id}")
+
+    async def backfill_account(self, account_id: str) -> None:
+        await self._enqueue(BACKFILL_ACCOUNT, account_id, job_id=f"{BACKFILL_ACCOUNT}:{account_id}")
 
     async def relay(self) -> None:
         await self._enqueue(RELAY_EVENTS, job_id=RELAY_EVENTS)

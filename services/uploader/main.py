@@ -1,9 +1,10 @@
 """The Uploader's app factory: ``create_app(settings)`` wires storage, queue and routers.
 
 The lifespan opens the Mongo client (binding the Beanie documents), the GridFS staging bucket,
-the arq pool and the credentials vault once, and keeps them on ``app.state`` for the
-dependencies in :mod:`services.uploader.deps`. Domain errors and validation errors become JSON
-bodies here; validation errors never echo the input back, since it may hold credentials.
+the arq pool, the credentials vault and the per-account Drive clients (credential checks) once,
+and keeps them on ``app.state`` for the dependencies in :mod:`services.uploader.deps`. Domain
+errors and validation errors become JSON bodies here; validation errors never echo the input
+back, since it may hold credentials.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from fastapi.responses import JSONResponse
 from pymongo import AsyncMongoClient
 from redis.asyncio import ConnectionPool
 
+from services.drive.config import DriveSettings
+from services.drive.config import get_settings as get_drive_settings
 from services.shared.metrics import MetricsMiddleware
 from services.uploader import repository
 from services.uploader.api import accounts, files, health, uploads
 from services.uploader.config import Settings, get_settings
+from services.uploader.drives import DriveClients
 from services.uploader.errors import UploaderError
 from services.uploader.jobs import Jobs
 from services.uploader.locking import DocumentLocks
@@ -30,9 +34,10 @@ from services.uploader.staging import Staging
 from services.uploader.vault import Vault
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The Uploader API; settings from the environment unless given."""
+def create_app(settings: Settings | None = None, drive: DriveSettings | None = None) -> FastAPI:
+    """The Uploader API; its and the Drive client's settings from the environment unless given."""
     settings = settings or get_settings()
+    drive = drive or get_drive_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,9 +60,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.staging = staging
         app.state.jobs = Jobs(redis, queue_name=settings.queue_name)
         app.state.vault = Vault(settings.credentials_key.get_secret_value())
+        app.state.drives = DriveClients(app.state.vault, drive)
         try:
             yield
         finally:
+            await app.state.drives.close()
             await redis.aclose(close_connection_pool=True)
             await mongo.close()
 

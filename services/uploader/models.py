@@ -62,6 +62,9 @@ class Account(Outboxed):
     draining: bool = False
     health: AccountHealth = AccountHealth.OK
     health_reason: str | None = None
+    managed_by: str | None = Field(
+        default=None, description="the manager (an operator) that alone may change or delete it"
+    )
 
     class Settings:
         name = "accounts"

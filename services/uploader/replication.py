@@ -13,6 +13,9 @@ surviving. The jobs themselves:
   the others are server-side copies of a ready one (the bytes cross the VPS link once).
 - :func:`remove_replica` deletes a replica on Drive, but only once the Downloader has
   acknowledged the event that took it out of its choices (``removing_seq <= acked_seq``).
+- :func:`backfill_account` reconciles the ``uploaded`` files an account (new, re-enabled, with
+  new credentials) should now hold. An uploaded file stays ``uploaded`` while copies are added
+  or removed, since the Downloader serves no other status.
 
 Drive errors decide what follows: rate limits and transient failures retry with exponential
 backoff (arq ``Retry``) within the attempt budget; a quota or credential error means the
@@ -36,7 +39,6 @@ from arq import Retry
 
 from services.drive.client import DriveClient, DriveFile
 from services.drive.config import DriveSettings
-from services.drive.credentials import parse_credentials
 from services.drive.errors import (
     AuthError,
     DriveError,
@@ -50,6 +52,7 @@ from services.shared.events import FileStatus, ReplicaState
 from services.uploader import repository
 from services.uploader.batch import commit_batch
 from services.uploader.config import Settings
+from services.uploader.drives import DriveClients
 from services.uploader.jobs import Jobs
 from services.uploader.metrics import REPLICAS_REMOVED, REPLICATION_FAILURES, REPLICATION_SECONDS
 from services.uploader.models import Account, AccountHealth, Replica, StoredFile
@@ -60,6 +63,10 @@ from services.uploader.vault import Vault
 log = logging.getLogger(__name__)
 
 CAS_ATTEMPTS = 20
+BACKFILL_BATCH = 500
+PLACEMENT_SWEEP_FILES = 1000
+# Files whose replicas are made: the first ones (replicating) or backfilled ones (uploaded).
+SERVING_OR_MAKING = (FileStatus.REPLICATING, FileStatus.UPLOADED)
 CLOCK_SKEW = timedelta(minutes=1)  # between this host and Drive, for createdTime comparisons
 
 
@@ -113,38 +120,46 @@ def plan_file(file: StoredFile, accounts: dict[str, Account], policy: PlacementP
             plan.drop_staging = file.staging_id is not None
         return plan
 
-    eligible = [
-        a
-        for a in accounts.values()
-        if a.enabled and not a.draining and a.health != AccountHealth.AUTH_FAILED
-    ]
+    eligible = [a for a in accounts.values() if can_take_replicas(a)]
     skipped = {aid for aid, r in file.replicas.items() if r.state == ReplicaState.FAILED and r.skip}
     targets = policy.targets(file, [a for a in eligible if a.id not in skipped])
     touched = {k.split(".")[1] for k in [*plan.set_, *plan.unset] if k.startswith("replicas.")}
 
     if file.status == FileStatus.REPLICATING:
         _plan_replicating(file, targets, touched, plan, take_out)
+    elif file.status == FileStatus.UPLOADED:
+        _plan_backfill(file, targets, touched, plan, take_out)
     if file.status == FileStatus.UPLOADED or plan.set_.get("status") == FileStatus.UPLOADED.value:
-        # Copies beyond what placement asks for (desired_replicas lowered) leave, once the
-        # wanted ones are all ready.
+        # Copies beyond what placement asks for (desired_replicas lowered) leave. The default
+        # placement ranks ready copies first, so a ready copy outside the targets means every
+        # target is ready. Copies on accounts that cannot take new ones (disabled, refused
+        # credentials) are kept: they still serve downloads with their link.
+        usable = {a.id for a in eligible}
         for account_id, replica in file.replicas.items():
             if (
-                account_id not in targets
+                account_id in usable
+                and account_id not in targets
                 and account_id not in touched
-                and replica.state in (ReplicaState.READY, ReplicaState.PENDING)
+                and replica.state == ReplicaState.READY
             ):
                 take_out(account_id, replica)
         plan.drop_staging = file.staging_id is not None
     return plan
 
 
-def _plan_replicating(
+def can_take_replicas(account: Account) -> bool:
+    """Whether placement may put new replicas on the account."""
+    return account.enabled and not account.draining and account.health != AccountHealth.AUTH_FAILED
+
+
+def _add_targets(
     file: StoredFile,
     targets: Sequence[str],
     touched: set[str],
     plan: Plan,
     take_out: Any,
-) -> None:
+) -> dict[str, ReplicaState]:
+    """New pending replicas on targets without one; unwanted pending ones out; target states."""
     for account_id in targets:
         if account_id not in file.replicas:
             plan.set_[f"replicas.{account_id}"] = Replica(account_id=account_id).model_dump()
@@ -155,19 +170,50 @@ def _plan_replicating(
             and (replica.state == ReplicaState.PENDING)
         ):
             take_out(account_id, replica)  # no longer wanted (account disabled, say)
-
-    states = {
+    return {
         aid: (file.replicas[aid].state if aid in file.replicas else ReplicaState.PENDING)
         for aid in targets
     }
+
+
+def _has_source(file: StoredFile, touched: set[str]) -> bool:
+    return any(
+        r.state == ReplicaState.READY and aid not in touched for aid, r in file.replicas.items()
+    )
+
+
+def _plan_backfill(
+    file: StoredFile,
+    targets: Sequence[str],
+    touched: set[str],
+    plan: Plan,
+    take_out: Any,
+) -> None:
+    """An uploaded file below its placement (new account, more replicas wanted) gets copies.
+
+    The file stays ``uploaded`` throughout, so the Downloader keeps serving its ready replicas;
+    a copy that fails stays a failed replica and never fails the file.
+    """
+    if not _has_source(file, touched):
+        return  # nothing left to copy from; its staged bytes are gone
+    states = _add_targets(file, targets, touched, plan, take_out)
+    plan.replicate = [aid for aid, state in states.items() if state == ReplicaState.PENDING]
+
+
+def _plan_replicating(
+    file: StoredFile,
+    targets: Sequence[str],
+    touched: set[str],
+    plan: Plan,
+    take_out: Any,
+) -> None:
+    states = _add_targets(file, targets, touched, plan, take_out)
     failed = [
         f"{aid}: {r.error}"
         for aid, r in sorted(file.replicas.items())
         if r.state == ReplicaState.FAILED and not r.skip
     ]
-    has_source = any(
-        r.state == ReplicaState.READY and aid not in touched for aid, r in file.replicas.items()
-    )
+    has_source = _has_source(file, touched)
     if failed:
         _finish(plan, FileStatus.FAILED, "; ".join(failed))
     elif not targets:
@@ -210,22 +256,18 @@ class Replicator:
     staging: Staging
     jobs: Jobs
     policy: PlacementPolicy = field(default_factory=DefaultPlacement)
-    _clients: dict[str, tuple[str, DriveClient]] = field(default_factory=dict)
+    clients: DriveClients = field(init=False)
+    placement_cursor: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        self.clients = DriveClients(self.vault, self.drive)
 
     def client(self, account: Account) -> DriveClient:
         """The account's Drive client, rebuilt when its credentials change."""
-        cached = self._clients.get(account.id)
-        if cached is not None and cached[0] == account.credentials:
-            return cached[1]
-        credentials = parse_credentials(self.vault.open(account.credentials))
-        client = DriveClient(credentials, self.drive, account_id=account.id)
-        self._clients[account.id] = (account.credentials, client)
-        return client
+        return self.clients.client(account)
 
     async def close(self) -> None:
-        for _, client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        await self.clients.close()
 
     def backoff(self, attempt: int) -> float:
         """Truncated exponential backoff with full jitter, in seconds."""
@@ -281,7 +323,7 @@ async def replicate(r: Replicator, file_id: str, account_id: str) -> None:
     """Make the replica of ``file_id`` on ``account_id`` (idempotent; may raise ``Retry``)."""
     file = await repository.get_file(file_id)
     replica = file.replicas.get(account_id) if file is not None else None
-    if file is None or file.status != FileStatus.REPLICATING or replica is None:
+    if file is None or file.status not in SERVING_OR_MAKING or replica is None:
         return
     if replica.state != ReplicaState.PENDING:
         return  # made already (a redelivered job), or no longer wanted
@@ -317,11 +359,11 @@ async def replicate(r: Replicator, file_id: str, account_id: str) -> None:
         await client.share_anyone_reader(made.id)
     except QuotaExceeded as exc:
         if exc.quota in (QuotaKind.STORAGE, QuotaKind.UPLOAD):
-            await _set_health(r, account, AccountHealth.STORAGE_FULL, str(exc))
+            await repository.set_health(account, AccountHealth.STORAGE_FULL, str(exc))
         await _fail(r, file, account_id, str(exc), skip=True, reason=f"quota_{exc.quota}")
         return
     except AuthError as exc:
-        await _set_health(r, account, AccountHealth.AUTH_FAILED, str(exc))
+        await repository.set_health(account, AccountHealth.AUTH_FAILED, str(exc))
         await _fail(r, file, account_id, str(exc), skip=True, reason="auth")
         return
     except DriveError as exc:
@@ -448,7 +490,10 @@ async def _record_ready(
             f"{key}.updated_at": utcnow(),
             **({"md5": made.md5} if file.md5 is None and made.md5 else {}),
         },
-        where={"status": FileStatus.REPLICATING.value, f"{key}.state": ReplicaState.PENDING.value},
+        where={
+            "status": {"$in": [status.value for status in SERVING_OR_MAKING]},
+            f"{key}.state": ReplicaState.PENDING.value,
+        },
     )
     if marked is None:
         # The file was deleted or the replica given up meanwhile: hand the copy to the removal
@@ -462,7 +507,7 @@ async def _record_ready(
         if not handed:
             await client.delete(made.id, missing_ok=True)
     elif account.health == AccountHealth.STORAGE_FULL:
-        await _set_health(r, account, AccountHealth.OK, None)
+        await repository.set_health(account, AccountHealth.OK, None)
     await reconcile(r, file.id)
 
 
@@ -484,15 +529,6 @@ async def _fail(
         where={f"{key}.state": ReplicaState.PENDING.value},
     )
     await reconcile(r, file.id)
-
-
-async def _set_health(
-    r: Replicator, account: Account, health: AccountHealth, reason: str | None
-) -> None:
-    if account.health != health:
-        await repository.note(
-            Account, account.id, set_={"health": health.value, "health_reason": reason}
-        )
 
 
 async def remove_replica(r: Replicator, file_id: str, account_id: str) -> None:
@@ -559,10 +595,67 @@ async def drain_account(r: Replicator, account_id: str) -> bool:
     return True
 
 
+def _needs_reconcile(
+    file: StoredFile, accounts: dict[str, Account], policy: PlacementPolicy
+) -> bool:
+    """Whether reconciling would change or queue anything (planned in memory, no write)."""
+    plan = plan_file(file, accounts, policy)
+    return plan.writes or bool(plan.replicate or plan.remove) or plan.drop_staging
+
+
+async def backfill_account(r: Replicator, account_id: str) -> int:
+    """Give an account (new, re-enabled, new credentials) the uploaded files placement puts on
+    it; the number of files reconciled.
+
+    Replicas the account refused before (quota, credentials) are tried again: what changed
+    may have fixed it, and a refusal only marks them skipped again. Other files are planned
+    in memory first, so a file already at its placement costs no write.
+    """
+    account = await repository.get_account(account_id)
+    if account is None or not can_take_replicas(account):
+        return 0
+    accounts = {a.id: a for a in await repository.live_accounts()}
+    key = f"replicas.{account_id}"
+    reconciled = 0
+    async for file in repository.uploaded_files(BACKFILL_BATCH):
+        replica = file.replicas.get(account_id)
+        refused = replica is not None and replica.state == ReplicaState.FAILED and replica.skip
+        if refused:
+            await repository.change(
+                StoredFile,
+                file.id,
+                unset=(key,),
+                where={f"{key}.state": ReplicaState.FAILED.value, f"{key}.skip": True},
+            )
+        elif not _needs_reconcile(file, accounts, r.policy):
+            continue
+        await reconcile(r, file.id)
+        reconciled += 1
+    log.info("account %s: backfill reconciled %d files", account_id, reconciled)
+    return reconciled
+
+
+async def _sweep_placement(r: Replicator) -> None:
+    """Reconcile the uploaded files of the next window that are off their placement.
+
+    A window per sweep, round robin by id, so a sweep handles a bounded number of files
+    whatever the catalog; the backfill job, not this, is what places files promptly.
+    """
+    files = await repository.uploaded_files_after(r.placement_cursor, PLACEMENT_SWEEP_FILES)
+    r.placement_cursor = files[-1].id if len(files) == PLACEMENT_SWEEP_FILES else ""
+    if not files:
+        return
+    accounts = {a.id: a for a in await repository.live_accounts()}
+    for file in files:
+        if _needs_reconcile(file, accounts, r.policy):
+            await reconcile(r, file.id)
+
+
 async def sweep(r: Replicator, *, orphans_after: timedelta) -> None:
     """Periodic safety net: resume whatever a lost job or a crash left unfinished."""
     for file in await repository.files_in_progress(limit=1000):
         await reconcile(r, file.id)
+    await _sweep_placement(r)
     for account in await repository.draining_accounts():
         await drain_account(r, account.id)
     for session in await repository.expired_sessions(limit=100):

@@ -10,9 +10,9 @@ does not isolate concurrent writes to one document by itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from beanie import Document, init_beanie
@@ -20,12 +20,13 @@ from pymongo import IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.shared.days import utcnow
-from services.shared.events import FileStatus
+from services.shared.events import FileStatus, ReplicaState
 from services.uploader.locking import DocumentLocks
 from services.uploader.models import (
     DOCUMENTS,
     INDEXES,
     Account,
+    AccountHealth,
     Batch,
     Outboxed,
     StoredFile,
@@ -113,11 +114,44 @@ async def get_account(account_id: str) -> Account | None:
     return await Account.find_one({"_id": account_id, "deleted": False})
 
 
-async def list_accounts(*, offset: int, limit: int) -> tuple[list[Account], int]:
-    query = Account.find({"deleted": False})
-    total = await query.count()
-    items = await Account.find({"deleted": False}).sort("email").skip(offset).limit(limit).to_list()
+async def list_accounts(
+    *, offset: int, limit: int, email: str | None = None
+) -> tuple[list[Account], int]:
+    query: dict[str, Any] = {"deleted": False}
+    if email is not None:
+        query["email"] = email
+    total = await Account.find(query).count()
+    items = await Account.find(query).sort("email").skip(offset).limit(limit).to_list()
     return items, total
+
+
+async def set_health(account: Account, health: AccountHealth, reason: str | None) -> None:
+    """Record what Drive said about the account (not mirrored: no event)."""
+    if account.health != health:
+        await note(Account, account.id, set_={"health": health.value, "health_reason": reason})
+
+
+async def ready_counts(account_ids: Sequence[str]) -> dict[str, int]:
+    """How many live files have a ready replica on each account.
+
+    One pass over the files, whatever the number of accounts: FerretDB 1.24 pushes no filter
+    on a nested field down to its storage, so every query is a scan and one scan per account
+    would multiply the cost by the page size.
+    """
+    counts = dict.fromkeys(account_ids, 0)
+    if not account_ids:
+        return counts
+    key = "replicas.{}.state"
+    projection = {key.format(aid): 1 for aid in account_ids}
+    query: dict[str, Any] = {"deleted": False}
+    if len(account_ids) == 1:
+        query[key.format(account_ids[0])] = ReplicaState.READY.value
+    found = StoredFile.get_pymongo_collection().find(query, projection=projection)
+    async for doc in found:
+        for aid, replica in doc.get("replicas", {}).items():
+            if aid in counts and replica.get("state") == ReplicaState.READY.value:
+                counts[aid] += 1
+    return counts
 
 
 async def draining_accounts() -> list[Account]:
@@ -144,19 +178,23 @@ async def list_files(
     status: FileStatus | None = None,
     name_prefix: str | None = None,
     content_type: str | None = None,
+    updated_after: datetime | None = None,
+    by_update: bool = False,
 ) -> tuple[list[StoredFile], int]:
+    """A page of live files, newest first, or by ascending ``updated_at`` (``by_update``)."""
     query: dict[str, Any] = {"deleted": False}
     if status is not None:
         query["status"] = status.value
+    if updated_after is not None:
+        query["updated_at"] = {"$gte": updated_after}
     if content_type is not None:
         query["content_type"] = content_type
     if name_prefix:
         # A literal prefix: escape every regex metacharacter of the user's text.
         query["name"] = {"$regex": "^" + _regex_escape(name_prefix)}
     total = await StoredFile.find(query).count()
-    items = (
-        await StoredFile.find(query).sort("-created_at", "_id").skip(offset).limit(limit).to_list()
-    )
+    order = ("updated_at", "_id") if by_update else ("-created_at", "_id")
+    items = await StoredFile.find(query).sort(*order).skip(offset).limit(limit).to_list()
     return items, total
 
 
@@ -172,6 +210,24 @@ async def files_in_progress(limit: int) -> list[StoredFile]:
         .limit(limit)
         .to_list()
     )
+
+
+async def uploaded_files(batch_size: int) -> AsyncIterator[StoredFile]:
+    """Every live ``uploaded`` file, in storage order, read in batches by one cursor.
+
+    Unsorted on purpose: FerretDB would sort the whole collection in memory, and paging by id
+    would scan it once per page.
+    """
+    query = {"deleted": False, "status": FileStatus.UPLOADED.value}
+    cursor = StoredFile.get_pymongo_collection().find(query, batch_size=batch_size)
+    async for doc in cursor:
+        yield StoredFile.model_validate(doc)
+
+
+async def uploaded_files_after(after: str, limit: int) -> list[StoredFile]:
+    """Up to ``limit`` live ``uploaded`` files whose id follows ``after``, by id."""
+    query = {"deleted": False, "status": FileStatus.UPLOADED.value, "_id": {"$gt": after}}
+    return await StoredFile.find(query).sort("_id").limit(limit).to_list()
 
 
 async def files_on_account(account_id: str, limit: int) -> list[StoredFile]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from services.shared.events import FileStatus, ReplicaState
 from services.uploader.models import Account, AccountHealth, StoredFile, UploadSession
 
 DEFAULT_DAILY_BUDGET = 100 * 10**9
+MANAGER_HEADER = "X-Fileserver-Manager"
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$"
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
@@ -50,6 +52,14 @@ ContentType = Annotated[str, AfterValidator(check_content_type)]
 Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
 Email = Annotated[str, Field(pattern=EMAIL_PATTERN, max_length=320)]
 DisplayName = Annotated[str, Field(max_length=200)]
+Manager = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$",
+        description="who manages the account, e.g. 'fileserver-operator'; only requests with "
+        f"the header {MANAGER_HEADER!r} set to it may change or delete the account",
+    ),
+]
 CREDENTIALS_DOC = "service-account key JSON or OAuth authorized_user JSON; write-only"
 
 
@@ -63,6 +73,7 @@ class AccountCreate(_Input):
     credentials: dict[str, Any] = Field(repr=False, description=CREDENTIALS_DOC)
     daily_budget_bytes: int = Field(default=DEFAULT_DAILY_BUDGET, ge=0)
     enabled: bool = True
+    managed_by: Manager | None = None
 
 
 class AccountUpdate(_Input):
@@ -73,6 +84,9 @@ class AccountUpdate(_Input):
     )
     daily_budget_bytes: int | None = Field(default=None, ge=0)
     enabled: bool | None = None
+    managed_by: Manager | None = Field(
+        default=None, description="hand the account to a manager, or null to release it"
+    )
 
 
 class AccountRead(BaseModel):
@@ -87,12 +101,25 @@ class AccountRead(BaseModel):
     draining: bool
     health: AccountHealth
     health_reason: str | None
+    managed_by: str | None
+    replicas: int = Field(description="files with a ready replica on the account")
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, account: Account) -> AccountRead:
-        return cls.model_validate(account.model_dump(exclude={"credentials"}))
+    def of(cls, account: Account, *, replicas: int) -> AccountRead:
+        return cls.model_validate(
+            {**account.model_dump(exclude={"credentials"}), "replicas": replicas}
+        )
+
+
+class AccountCheck(BaseModel):
+    """What one cheap Drive call with the account's stored credentials said."""
+
+    ok: bool = Field(description="Drive accepted the credentials")
+    reason: str | None = Field(description="why not, when ok is false")
+    storage_used_bytes: int | None
+    storage_limit_bytes: int | None = Field(description="null: unlimited (or not checked)")
 
 
 class ReplicaRead(BaseModel):
@@ -110,6 +137,13 @@ class FileUpdate(_Input):
     desired_replicas: int | None = Field(
         default=None, ge=1, description="how many accounts should hold the file; unset: all"
     )
+
+
+class FileSort(StrEnum):
+    """Orders of ``GET /files``."""
+
+    NEWEST = "-created_at"
+    UPDATED = "updated_at"
 
 
 class FileRead(BaseModel):

@@ -16,11 +16,13 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.drive.credentials import CredentialsError, parse_credentials
+from services.drive.errors import AuthError, DriveError, QuotaExceeded
 from services.shared.days import utcnow
 from services.shared.events import FileStatus, ReplicaState
 from services.uploader import repository
 from services.uploader.config import Settings
-from services.uploader.errors import Conflict, Invalid, NotFound, PayloadTooLarge
+from services.uploader.drives import DriveClients
+from services.uploader.errors import Conflict, Invalid, NotFound, PayloadTooLarge, Unavailable
 from services.uploader.jobs import Jobs
 from services.uploader.metrics import BYTES_STAGED, FILES_STAGED
 from services.uploader.models import (
@@ -32,9 +34,12 @@ from services.uploader.models import (
 )
 from services.uploader.schemas import (
     DEFAULT_CONTENT_TYPE,
+    AccountCheck,
     AccountCreate,
+    AccountRead,
     AccountUpdate,
     FileUpdate,
+    Page,
     UploadSessionCreate,
     check_content_type,
     check_file_name,
@@ -63,7 +68,10 @@ def _credentials_kind(credentials: dict[str, Any]) -> str:
 
 
 async def create_account(*, data: AccountCreate, vault: Vault, jobs: Jobs) -> Account:
-    """Register a Drive account; its credentials are checked, then stored encrypted."""
+    """Register a Drive account; its credentials are checked, then stored encrypted.
+
+    Its backfill is queued at once: placement may put existing files on it.
+    """
     kind = _credentials_kind(data.credentials)
     account = Account(
         email=data.email,
@@ -72,6 +80,7 @@ async def create_account(*, data: AccountCreate, vault: Vault, jobs: Jobs) -> Ac
         credentials=vault.seal(data.credentials),
         daily_budget_bytes=data.daily_budget_bytes,
         enabled=data.enabled,
+        managed_by=data.managed_by,
     )
     try:
         await account.insert()
@@ -79,6 +88,7 @@ async def create_account(*, data: AccountCreate, vault: Vault, jobs: Jobs) -> Ac
         raise Conflict(f"an account with email {data.email!r} exists already") from None
     log.info("account %s (%s) registered", account.id, account.email)
     await jobs.relay()
+    await jobs.backfill_account(account.id)
     return account
 
 
@@ -90,13 +100,54 @@ async def get_account(*, account_id: str) -> Account:
     return account
 
 
-async def update_account(
-    *, account_id: str, data: AccountUpdate, vault: Vault, jobs: Jobs
-) -> Account:
-    """Change an account; new credentials also clear an authentication failure."""
+async def account_read(account: Account) -> AccountRead:
+    """The account as the API shows it, with its count of ready replicas."""
+    counts = await repository.ready_counts([account.id])
+    return AccountRead.of(account, replicas=counts[account.id])
+
+
+async def list_accounts(*, offset: int, limit: int, email: str | None) -> Page[AccountRead]:
+    """A page of accounts by email (one pass over the files counts the page's replicas)."""
+    items, total = await repository.list_accounts(offset=offset, limit=limit, email=email)
+    counts = await repository.ready_counts([a.id for a in items])
+    return Page(
+        items=[AccountRead.of(a, replicas=counts[a.id]) for a in items],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )
+
+
+def _check_manager(account: Account, manager: str | None) -> None:
+    """A managed account changes only through its manager, so the two never fight."""
+    if account.managed_by is not None and manager != account.managed_by:
+        raise Conflict(
+            f"account {account.id!r} ({account.email}) is managed by {account.managed_by}: "
+            "change its DriveAccount resource instead",
+            managed_by=account.managed_by,
+        )
+
+
+async def _refused_write(account_id: str, manager: str | None) -> Conflict:
+    """Why a conditional write to an account matched nothing."""
     current = await get_account(account_id=account_id)
+    if current.draining:
+        return Conflict(f"account {account_id!r} is being deleted")
+    _check_manager(current, manager)
+    return Conflict(f"account {account_id!r} changed meanwhile; read it again and retry")
+
+
+async def update_account(
+    *, account_id: str, data: AccountUpdate, manager: str | None, vault: Vault, jobs: Jobs
+) -> Account:
+    """Change an account; new credentials also clear an authentication failure.
+
+    New credentials or re-enabling queue a backfill: the account may take files it could not.
+    """
+    current = await get_account(account_id=account_id)
+    _check_manager(current, manager)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"credentials"})
-    if any(value is None for value in changes.values()):
+    if any(value is None for key, value in changes.items() if key != "managed_by"):
         raise Invalid("fields of an account update may be omitted but not null")
     if data.credentials is not None:
         changes["credentials_kind"] = _credentials_kind(data.credentials)
@@ -107,28 +158,71 @@ async def update_account(
         raise Conflict(f"account {account_id!r} is being deleted")
     try:
         updated = await repository.change(
-            Account, account_id, set_=changes, where={"draining": False}
+            Account,
+            account_id,
+            set_=changes,
+            where={"draining": False, "managed_by": current.managed_by},
         )
     except DuplicateKeyError:
         raise Conflict(f"an account with email {changes.get('email')!r} exists already") from None
     if updated is None:
-        raise Conflict(f"account {account_id!r} is being deleted")
+        raise await _refused_write(account_id, manager)
     await jobs.relay()
+    if data.credentials is not None or (changes.get("enabled") is True and not current.enabled):
+        await jobs.backfill_account(account_id)
     return updated
 
 
-async def delete_account(*, account_id: str, jobs: Jobs) -> Account:
+async def delete_account(*, account_id: str, manager: str | None, jobs: Jobs) -> Account:
     """Start draining an account: out of the Downloader's choices now, off Drive after."""
-    await get_account(account_id=account_id)
+    current = await get_account(account_id=account_id)
+    _check_manager(current, manager)
     account = await repository.change(
-        Account, account_id, set_={"draining": True}, where={"draining": False}
+        Account,
+        account_id,
+        set_={"draining": True},
+        where={"draining": False, "managed_by": current.managed_by},
     )
-    if account is None:  # already draining: deleting twice is the same request
+    if account is None:
         account = await get_account(account_id=account_id)
+        if not account.draining:
+            raise await _refused_write(account_id, manager)
+        # already draining: deleting twice is the same request
     log.info("account %s is being drained", account_id)
     await jobs.relay()
     await jobs.drain_account(account_id)
     return account
+
+
+async def check_account(*, account_id: str, drives: DriveClients, jobs: Jobs) -> AccountCheck:
+    """Ask Drive who the stored credentials are (one cheap call) and record the answer.
+
+    A refusal marks the account ``auth_failed`` as replication would; an acceptance clears
+    that mark and queues a backfill. Drive unreachable or failing is no verdict: 503.
+    """
+    account = await get_account(account_id=account_id)
+    try:
+        about = await drives.client(account).about()
+    except AuthError as exc:
+        await repository.set_health(account, AccountHealth.AUTH_FAILED, str(exc))
+        return AccountCheck(
+            ok=False, reason=str(exc), storage_used_bytes=None, storage_limit_bytes=None
+        )
+    except DriveError as exc:
+        if exc.retryable or isinstance(exc, QuotaExceeded):
+            raise Unavailable(f"Drive could not check account {account_id!r} now: {exc}") from exc
+        return AccountCheck(
+            ok=False, reason=str(exc), storage_used_bytes=None, storage_limit_bytes=None
+        )
+    if account.health == AccountHealth.AUTH_FAILED:
+        await repository.set_health(account, AccountHealth.OK, None)
+        await jobs.backfill_account(account_id)
+    return AccountCheck(
+        ok=True,
+        reason=None,
+        storage_used_bytes=about.storage_usage,
+        storage_limit_bytes=about.storage_limit,
+    )
 
 
 # Files --------------------------------------------------------------------------------------
@@ -150,10 +244,8 @@ async def update_file(*, file_id: str, data: FileUpdate, jobs: Jobs) -> StoredFi
         raise Conflict(f"file {file_id!r} is being deleted")
     if changes.get("name", "") is None or changes.get("content_type", "") is None:
         raise Invalid("name and content_type may be omitted but not null")
+    # An uploaded file stays uploaded (downloadable) while copies are added or removed.
     replan = "desired_replicas" in changes and changes["desired_replicas"] != file.desired_replicas
-    if replan and file.status == FileStatus.UPLOADED:
-        # More replicas wanted than the file has: back to replicating, by server-side copy.
-        changes["status"] = FileStatus.REPLICATING.value
     updated = await repository.change(StoredFile, file_id, set_=changes, where={"seq": file.seq})
     if updated is None:
         raise Conflict(f"file {file_id!r} changed meanwhile; read it again and retry")
@@ -180,7 +272,10 @@ async def delete_file(*, file_id: str, jobs: Jobs) -> StoredFile:
 
 
 async def retry_file(*, file_id: str, jobs: Jobs) -> StoredFile:
-    """Give a failed file (or its failed replicas) a new retry budget."""
+    """Give a failed file (or its failed replicas) a new retry budget.
+
+    An uploaded file stays uploaded: only its failed replicas are tried again.
+    """
     file = await get_file(file_id=file_id)
     if file.status == FileStatus.DELETING:
         raise Conflict(f"file {file_id!r} is being deleted")
@@ -191,12 +286,9 @@ async def retry_file(*, file_id: str, jobs: Jobs) -> StoredFile:
             reset[f"replicas.{account_id}.attempts"] = 0
             reset[f"replicas.{account_id}.error"] = None
             reset[f"replicas.{account_id}.skip"] = False
-    updated = await repository.change(
-        StoredFile,
-        file_id,
-        set_={**reset, "status": FileStatus.REPLICATING.value, "failure_reason": None},
-        where={"seq": file.seq},
-    )
+    if file.status != FileStatus.UPLOADED:
+        reset.update(status=FileStatus.REPLICATING.value, failure_reason=None)
+    updated = await repository.change(StoredFile, file_id, set_=reset, where={"seq": file.seq})
     if updated is None:
         raise Conflict(f"file {file_id!r} changed meanwhile; retry")
     await jobs.reconcile_file(file_id)

@@ -1,4 +1,4 @@
-"""The Uploader's arq worker: replication, replica removal, draining, event relay, sweeps.
+"""The Uploader's arq worker: replication, replica removal, draining, backfill, relay, sweeps.
 
 Jobs are thin: they unpack the context and call :mod:`services.uploader.replication` or
 :mod:`services.uploader.relay`. Clients are made in :func:`on_startup` and closed in
@@ -103,6 +103,11 @@ async def drain_account(ctx: dict[str, Any], account_id: str) -> None:
     await replication.drain_account(ctx["replicator"], account_id)
 
 
+async def backfill_account(ctx: dict[str, Any], account_id: str) -> None:
+    """Give a new, re-enabled or re-credentialed account the files placement puts on it."""
+    await replication.backfill_account(ctx["replicator"], account_id)
+
+
 async def relay_events(ctx: dict[str, Any]) -> int:
     """Deliver pending changes to the Downloader (it may be down: then the cron retries)."""
     settings: Settings = ctx["settings"]
@@ -136,6 +141,7 @@ def functions(settings: Settings) -> list[Function]:
         func(replicate, name=names.REPLICATE, max_tries=tries),
         func(remove_replica, name=names.REMOVE_REPLICA, max_tries=tries),
         func(drain_account, name=names.DRAIN_ACCOUNT, max_tries=tries),
+        func(backfill_account, name=names.BACKFILL_ACCOUNT, max_tries=tries),
         func(relay_events, name=names.RELAY_EVENTS, max_tries=3),
     ]
 

@@ -10,14 +10,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.drive.config import DriveSettings
 from services.uploader.config import Settings
+from services.uploader.main import create_app
 from tests.utils.downloader import LiveDownloader, downloader_settings, live_downloader, sqlite_url
 from tests.utils.drive import Emulator, EmulatorAccount, EmulatorAdmin
-from tests.utils.uploader import ADMIN, LiveUploader, live_uploader, run_worker, uploader_settings
+from tests.utils.uploader import ADMIN, LiveUploader, run_worker, uploader_settings
 
 RegisterAccounts = Callable[..., Awaitable[list[tuple[EmulatorAccount, dict[str, Any]]]]]
 RunWorker = Callable[..., Awaitable[None]]
@@ -29,9 +31,16 @@ def settings(mongo_url: str, mongo_db: AsyncDatabase[Any], redis_url: str) -> Se
 
 
 @pytest.fixture
-async def uploader(settings: Settings) -> AsyncIterator[LiveUploader]:
-    async with live_uploader(settings) as live:
-        yield live
+async def uploader(settings: Settings, drive: DriveSettings) -> AsyncIterator[LiveUploader]:
+    """The Uploader in process, its Drive clients (credential checks) on the emulator."""
+    app = create_app(settings, drive)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://uploader", timeout=120
+        ) as client,
+    ):
+        yield LiveUploader(app, client, settings)
 
 
 @pytest.fixture(scope="session")

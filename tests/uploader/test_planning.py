@@ -198,3 +198,96 @@ def test_a_settled_file_plans_no_write() -> None:
     assert not plan.writes
     assert plan.replicate == []
     assert plan.remove == []
+
+
+# Backfill: an uploaded file below its placement gets copies and stays uploaded.
+
+
+def uploaded(*replicas: Replica, **fields: Any) -> StoredFile:
+    return file(*replicas, status=FileStatus.UPLOADED, staging_id=None, **fields)
+
+
+def test_new_account_gets_a_copy_of_an_uploaded_file_which_stays_uploaded() -> None:
+    f = uploaded(replica("a", ReplicaState.READY), replica("b", ReplicaState.READY))
+    plan = plan_file(f, pool("a", "b", "c"), PLACEMENT)
+    assert set(plan.set_) == {"replicas.c"}  # no status change: still downloadable
+    assert plan.set_["replicas.c"]["state"] == ReplicaState.PENDING.value
+    assert plan.replicate == ["c"]
+    assert plan.remove == []
+
+
+def test_a_raised_count_adds_copies_without_leaving_uploaded() -> None:
+    f = uploaded(replica("a", ReplicaState.READY), desired_replicas=3)
+    plan = plan_file(f, pool("a", "b", "c", "d"), PLACEMENT)
+    assert set(plan.set_) == {"replicas.b", "replicas.c"}
+    assert plan.replicate == ["b", "c"]
+
+
+def test_a_pending_backfill_copy_is_asked_for_again_until_ready() -> None:
+    f = uploaded(replica("a", ReplicaState.READY), replica("b", ReplicaState.PENDING))
+    plan = plan_file(f, pool("a", "b"), PLACEMENT)
+    assert not plan.writes
+    assert plan.replicate == ["b"]  # the job id dedups it if it is queued already
+
+
+def test_a_met_count_plans_nothing_for_a_new_account() -> None:
+    f = uploaded(
+        replica("a", ReplicaState.READY), replica("b", ReplicaState.READY), desired_replicas=2
+    )
+    plan = plan_file(f, pool("a", "b", "c"), PLACEMENT)
+    assert not plan.writes
+    assert plan.replicate == []
+
+
+def test_a_failed_backfill_copy_never_fails_the_uploaded_file() -> None:
+    f = uploaded(
+        replica("a", ReplicaState.READY),
+        replica("b", ReplicaState.FAILED, error="gave up after 8 attempts: 503"),
+    )
+    plan = plan_file(f, pool("a", "b"), PLACEMENT)
+    assert not plan.writes
+    assert plan.replicate == []
+
+
+def test_backfill_skips_an_account_that_refused_the_file() -> None:
+    f = uploaded(
+        replica("a", ReplicaState.READY),
+        replica("b", ReplicaState.FAILED, error="storageQuotaExceeded", skip=True),
+    )
+    plan = plan_file(f, pool("a", "b", "c"), PLACEMENT)
+    assert set(plan.set_) == {"replicas.c"}
+    assert plan.replicate == ["c"]
+
+
+def test_no_ready_copy_left_means_nothing_to_backfill_from() -> None:
+    f = uploaded(replica("a", ReplicaState.FAILED, error="x"))
+    plan = plan_file(f, pool("a", "b"), PLACEMENT)
+    assert not plan.writes
+    assert plan.replicate == []
+
+
+def test_copies_on_accounts_that_take_no_new_ones_are_kept() -> None:
+    accounts = pool("a", "b", "c")
+    accounts["b"].enabled = False
+    accounts["c"].health = AccountHealth.AUTH_FAILED
+    f = uploaded(
+        replica("a", ReplicaState.READY),
+        replica("b", ReplicaState.READY),
+        replica("c", ReplicaState.READY),
+    )
+    plan = plan_file(f, accounts, PLACEMENT)
+    assert not plan.writes  # their links still serve; only draining takes them away
+    assert plan.remove == []
+
+
+def test_a_lowered_count_removes_only_what_is_beyond_it() -> None:
+    f = uploaded(
+        replica("a", ReplicaState.READY),
+        replica("b", ReplicaState.READY),
+        replica("c", ReplicaState.READY),
+        desired_replicas=2,
+    )
+    plan = plan_file(f, pool("a", "b", "c"), PLACEMENT)
+    assert plan.set_["replicas.c.state"] == ReplicaState.REMOVING.value
+    assert not any(key.startswith(("replicas.a", "replicas.b")) for key in plan.set_)
+    assert "status" not in plan.set_

@@ -350,7 +350,7 @@ async def test_desired_replicas_raises_and_lowers_the_copies(
     three = await uploader.client.patch(
         f"/files/{file_id}", json={"desired_replicas": 3}, headers=ADMIN
     )
-    assert three.json()["status"] == "replicating"
+    assert three.json()["status"] == "uploaded"  # stays downloadable while copies are made
     await worker()
     file = await uploader.file(file_id)
     assert file["status"] == "uploaded"

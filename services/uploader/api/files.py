@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
+from pydantic import AwareDatetime
 
 from services.shared.events import FileStatus
 from services.uploader import batch, repository, service
 from services.uploader.deps import FileDep, JobsDep, SettingsDep, StagingDep, require_admin
-from services.uploader.schemas import BatchRead, FileRead, FileUpdate, Page, Sha256
+from services.uploader.schemas import BatchRead, FileRead, FileSort, FileUpdate, Page, Sha256
 
 router = APIRouter(prefix="/files", tags=["files"])
 
@@ -99,16 +100,25 @@ async def list_files(
     status_: Annotated[FileStatus | None, Query(alias="status")] = None,
     name_prefix: Annotated[str | None, Query(max_length=255)] = None,
     content_type: Annotated[str | None, Query(max_length=255)] = None,
+    updated_after: Annotated[
+        AwareDatetime | None,
+        Query(description="only files changed at or after this instant (RFC 3339, with offset)"),
+    ] = None,
+    sort: Annotated[
+        FileSort, Query(description="-created_at: newest first; updated_at: oldest change first")
+    ] = FileSort.NEWEST,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Page[FileRead]:
-    """Files, newest first, filtered by status, name prefix or content type."""
+    """Live files (``deleting`` ones included), filtered; deleted ones are gone (404)."""
     items, total = await repository.list_files(
         offset=offset,
         limit=limit,
         status=status_,
         name_prefix=name_prefix,
         content_type=content_type,
+        updated_after=updated_after,
+        by_update=sort == FileSort.UPDATED,
     )
     return Page(items=[FileRead.of(f) for f in items], total=total, offset=offset, limit=limit)
 

@@ -66,6 +66,44 @@ async def test_list_filters_and_paginates(uploader: LiveUploader) -> None:
     assert none["total"] == 0  # a prefix is literal text, not a pattern
 
 
+async def test_list_changed_since_in_update_order(uploader: LiveUploader) -> None:
+    first, second, third = [
+        await uploader.upload(pattern(100, seed=i), name=f"f{i}.bin") for i in range(3)
+    ]
+    renamed = await uploader.client.patch(
+        f"/files/{first['id']}", json={"name": "renamed.bin"}, headers=ADMIN
+    )
+    assert renamed.status_code == 200
+    deleting = await uploader.client.delete(f"/files/{second['id']}", headers=ADMIN)
+    assert deleting.status_code == 202
+
+    def ids(page: Any) -> list[str]:
+        return [f["id"] for f in page.json()["items"]]
+
+    by_update = await uploader.client.get("/files", params={"sort": "updated_at"})
+    assert by_update.status_code == 200
+    assert ids(by_update) == [third["id"], first["id"], second["id"]]
+    # A file being deleted is still listed, with its status; once purged it is gone (404).
+    assert by_update.json()["items"][2]["status"] == "deleting"
+
+    since = by_update.json()["items"][1]["updated_at"]
+    changed = await uploader.client.get(
+        "/files", params={"sort": "updated_at", "updated_after": since}
+    )
+    assert ids(changed) == [first["id"], second["id"]]  # inclusive: nothing at `since` lost
+    assert changed.json()["total"] == 2
+    newest = await uploader.client.get("/files")
+    assert ids(newest) == [third["id"], second["id"], first["id"]]
+
+    for params in (
+        {"updated_after": "2026-01-01T00:00:00"},  # no offset: ambiguous
+        {"updated_after": "yesterday"},
+        {"sort": "name"},
+    ):
+        refused = await uploader.client.get("/files", params=params)
+        assert refused.status_code == 422, params
+
+
 async def test_patch_renames(uploader: LiveUploader) -> None:
     body = await uploader.upload(b"abc", name="a.txt")
     patched = await uploader.client.patch(
