@@ -18,6 +18,7 @@ class LoadResult:
     seconds: float
     statuses: dict[int, int] = field(default_factory=dict)
     latencies: list[float] = field(default_factory=list)
+    cpu_per_request: float = 0.0
 
     @property
     def rps(self) -> float:

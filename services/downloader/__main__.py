@@ -43,6 +43,10 @@ def serve(
         port=port or settings.port,
         workers=workers or settings.workers,
         timeout_keep_alive=int(settings.keep_alive_seconds),
+        # With several workers uvicorn kills one that does not answer its health check within
+        # this time; a worker still importing on a loaded machine is not dead (5 s, the default,
+        # was not enough at a load average of 14 on 2 CPUs).
+        timeout_worker_healthcheck=60,
     )
 
 

@@ -9,6 +9,7 @@ triggers a refresh first, so a file announced to one replica is found at once by
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,10 +29,11 @@ class CachedAccount:
 
 @dataclass(frozen=True, slots=True)
 class CachedReplica:
-    """A ready copy: the account that serves it and Drive's id for it there."""
+    """A ready copy: the account that serves it, Drive's id for it there, its download URL."""
 
     account_id: str
     drive_file_id: str
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,11 @@ class CachedFile:
 class Catalog:
     """Accounts and files of this process, refreshed from the database."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], url: Callable[[str, int], str]
+    ) -> None:
         self._sessions = sessions
+        self._url = url  # (Drive file id, size) -> download URL, built once per replica
         self._lock = asyncio.Lock()
         self.rev = -1
         self.accounts: dict[str, CachedAccount] = {}
@@ -70,7 +75,7 @@ class Catalog:
                 )
             for f in changes.files:
                 ready = tuple(
-                    CachedReplica(r.account_id, r.drive_file_id)
+                    CachedReplica(r.account_id, r.drive_file_id, self._url(r.drive_file_id, f.size))
                     for r in sorted(changes.replicas.get(f.id, ()), key=lambda r: r.account_id)
                     if r.state == ReplicaState.READY and r.drive_file_id
                 )

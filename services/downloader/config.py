@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     lease_grace_seconds: float = Field(
         default=10.0, ge=0, description="how long past expiry before other processes reclaim"
     )
+    lease_reclaim_idle_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="a refused process closes other processes' leases unused for this long",
+    )
     maintenance_interval_seconds: float = Field(default=1.0, gt=0)
     exhausted_recheck_seconds: float = Field(
         default=1.0, ge=0, description="how long an account seen without budget is not re-asked"

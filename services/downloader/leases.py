@@ -13,8 +13,13 @@ that the bytes issued per account per day never exceed its budget rests on three
   more charges.
 
 So a process that stalls or dies can only lose the unused part of its lease until it expires;
-then any process reclaims it. Leases are tied to a budget day: at the rollover a new day starts
-with the full budget and old leases are closed.
+then any process reclaims it. A process the database refuses also closes its peers' leases on
+that account that have not been used for ``lease_reclaim_idle_seconds`` and asks again: near the
+end of a budget, the last bytes would otherwise sit in leases whose holders have no request they
+fit, while this process has one. Leases are tied to a budget day: at the rollover a new day
+starts with the full budget and old leases are closed.
+
+Every lease transaction runs in the writer thread (:mod:`services.downloader.writer`).
 """
 
 from __future__ import annotations
@@ -27,13 +32,20 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.downloader import metrics, repository
 from services.downloader.config import Settings
+from services.downloader.writer import Writer
 
 log = logging.getLogger(__name__)
+
+GROW_WITHIN_SECONDS = 1.0
+"""A lease that needs a top-up this soon after its last grant doubles its block: under heavy
+demand an account would otherwise cost a database transaction every few requests. The database
+still grants at most ``1/lease_share`` of what is left."""
 
 
 @dataclass(slots=True)
@@ -47,6 +59,8 @@ class Slot:
     allocated: int
     expires_at: datetime
     last_used: float
+    block: int
+    granted_at: float
 
     @property
     def available(self) -> int:
@@ -56,9 +70,12 @@ class Slot:
 class BudgetLedger:
     """Leases of this process and the in-memory allocation from them."""
 
-    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], writer: Writer
+    ) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._writer = writer
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._slots: dict[str, Slot] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -114,22 +131,28 @@ class BudgetLedger:
         need = nbytes - (slot.available if slot else 0)
         lease_id = slot.lease_id if slot else uuid.uuid4()
         expires_at = now + self._ttl
-        async with self._sessions() as session:
-            granted = await repository.grant_budget(
-                session,
-                lease_id=lease_id,
-                new_lease=slot is None,
-                account_id=account_id,
-                day=day,
-                budget=budget,
-                need=need,
-                block=self._settings.lease_block_bytes,
-                share=self._settings.lease_share,
-                holder=self.holder,
-                expires_at=expires_at,
-            )
-            # Nothing granted: roll back, so that a new lease row is not left behind.
-            await (session.commit() if granted else session.rollback())
+        block = self._settings.lease_block_bytes
+        if slot is not None:
+            block = slot.block
+            if time.monotonic() - slot.granted_at < GROW_WITHIN_SECONDS:
+                block *= 2
+        grant = partial(
+            repository.grant_budget,
+            lease_id=lease_id,
+            new_lease=slot is None,
+            account_id=account_id,
+            day=day,
+            budget=budget,
+            need=need,
+            block=block,
+            share=self._settings.lease_share,
+            holder=self.holder,
+            expires_at=expires_at,
+            now=now,
+        )
+        granted = await self._writer.run(grant)
+        if granted == 0 and await self._reclaim_idle(account_id, day, now):
+            granted = await self._writer.run(grant)
         if granted == 0:
             metrics.LEASES.labels("refused").inc()
             self._short[account_id] = (day, need - 1, time.monotonic())
@@ -140,8 +163,10 @@ class BudgetLedger:
         metrics.LEASE_BYTES.labels("granted").inc(granted)
         self._short.pop(account_id, None)
         if slot is None:
-            slot = Slot(lease_id, account_id, day, 0, 0, expires_at, 0.0)
+            slot = Slot(lease_id, account_id, day, 0, 0, expires_at, 0.0, block, 0.0)
             self._slots[account_id] = slot
+        slot.block = block
+        slot.granted_at = time.monotonic()
         slot.granted += granted
         slot.expires_at = expires_at
         slot.allocated += nbytes
@@ -161,9 +186,26 @@ class BudgetLedger:
                 del self._slots[account_id]
                 metrics.LEASES.labels("lost").inc()
 
+    async def _reclaim_idle(self, account_id: str, day: date, now: datetime) -> int:
+        """Close peers' leases on the account left unused lately; the bytes given back."""
+        idle_before = now - timedelta(seconds=self._settings.lease_reclaim_idle_seconds)
+        returned = await self._writer.run(
+            partial(
+                repository.reclaim_idle_leases,
+                account_id=account_id,
+                day=day,
+                holder=self.holder,
+                idle_before=idle_before,
+            )
+        )
+        if returned:
+            log.info("reclaimed %d idle bytes of %s from other processes", returned, account_id)
+            metrics.LEASES.labels("reclaimed").inc()
+            metrics.LEASE_BYTES.labels("reclaimed").inc(returned)
+        return returned
+
     async def _close(self, slot: Slot) -> None:
-        async with self._sessions() as session, session.begin():
-            returned = await repository.close_lease(session, slot.lease_id)
+        returned = await self._writer.run(partial(repository.close_lease, lease_id=slot.lease_id))
         if self._slots.get(slot.account_id) is slot:
             del self._slots[slot.account_id]
         self._short.pop(slot.account_id, None)  # the returned bytes may make it fit again
@@ -182,8 +224,11 @@ class BudgetLedger:
                     await self._close(slot)
                 elif slot.expires_at - now < self._ttl / 2:
                     expires_at = now + self._ttl
-                    async with self._sessions() as session, session.begin():
-                        kept = await repository.extend_lease(session, slot.lease_id, expires_at)
+                    kept = await self._writer.run(
+                        partial(
+                            repository.extend_lease, lease_id=slot.lease_id, expires_at=expires_at
+                        )
+                    )
                     if kept:
                         slot.expires_at = expires_at
                         metrics.LEASES.labels("renewed").inc()
@@ -197,8 +242,7 @@ class BudgetLedger:
         async with self._sessions() as session:
             expired = await repository.expired_leases(session, now - grace)
         for lease_id in expired:
-            async with self._sessions() as session, session.begin():
-                returned = await repository.close_lease(session, lease_id)
+            returned = await self._writer.run(partial(repository.close_lease, lease_id=lease_id))
             if returned is not None:
                 log.info(
                     "reclaimed expired lease %s (%d bytes back to the pool)", lease_id, returned

@@ -5,6 +5,8 @@ group commit's batch sizes.
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import Counter, Gauge, Histogram
 
 URLS_ISSUED = Counter(
@@ -51,3 +53,10 @@ STATS_ENQUEUE_FAILURES = Counter(
     "fileserver_downloader_stats_enqueue_failures_total",
     "Stats batches that could not be queued at once (the relay retries them)",
 )
+
+
+@cache
+def issued(account_id: str) -> tuple[Counter, Counter]:
+    """An account's URL and byte counters, bound once: ``labels()`` is a locked lookup per call
+    on the hottest path."""
+    return URLS_ISSUED.labels(account_id), BYTES_ISSUED.labels(account_id)

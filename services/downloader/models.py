@@ -98,6 +98,7 @@ class Lease(SQLModel, table=True):
     granted_bytes: int = Field(sa_column=_big())
     used_bytes: int = Field(sa_column=_big())
     expires_at: datetime
+    active_at: datetime = Field(description="last grant or charge: when its holder last used it")
     closed: bool = False
 
 

@@ -2,12 +2,13 @@
 
 A download request hands its issued URL to the recorder and waits. One writer task stores
 everything that arrived while the previous batch was being written in a single transaction
-(charging the leases and inserting the rows), and only then releases the waiting requests:
-under load one round trip serves hundreds of requests, and no client ever holds a URL that is
-not in the database. After the commit the batch is queued for Stats with the batch id as arq job
-id; if that fails (Redis down, process killed right after the commit), the relay finds the batch
-still unapplied after ``relay_after_seconds`` and queues it again, so every stored URL reaches
-the statistics, at least once in delivery and exactly once in effect (batch ids).
+(charging the leases and inserting the rows), handed to the writer thread in one call, and only
+then releases the waiting requests: under load one transaction serves tens to hundreds of
+requests, and no client ever holds a URL that is not in the database. After the commit the
+batch is queued for Stats with the batch id as arq job id; if that fails (Redis down, process
+killed right after the commit), the relay finds the batch still unapplied after
+``relay_after_seconds`` and queues it again, so every stored URL reaches the statistics, at
+least once in delivery and exactly once in effect (batch ids).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from services.downloader import metrics, repository
 from services.downloader.config import Settings
 from services.downloader.repository import IssueRow
+from services.downloader.writer import Writer
 from services.shared.stats import PROCESS_BATCH_JOB, STATS_QUEUE, IssueBatch, IssuedUrl
 
 log = logging.getLogger(__name__)
@@ -45,30 +48,32 @@ class IssueRecorder:
         self,
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
+        writer: Writer,
         queue: ArqRedis | None,
         clock: Callable[[], datetime],
     ) -> None:
         self._settings = settings
         self._sessions = sessions
+        self._writer = writer
         self._queue = queue
         self._clock = clock
         self._pending: list[tuple[IssueRow, asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
-        self._writer: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[bool]] = set()
 
     def start(self) -> None:
         """Start the writer task."""
-        self._writer = asyncio.create_task(self._write_loop(), name="issue-recorder")
+        self._task = asyncio.create_task(self._write_loop(), name="issue-recorder")
 
     async def stop(self) -> None:
         """Store what is pending, finish queueing, stop the writer."""
         while self._pending:
             await self._flush()
-        if self._writer is not None:
-            self._writer.cancel()
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
+                await self._task
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
@@ -91,11 +96,9 @@ class IssueRecorder:
         batch, self._pending = self._pending[:limit], self._pending[limit:]
         batch_id = uuid.uuid4()
         rows = [row for row, _ in batch]
+        store = partial(repository.store_issues, batch_id=batch_id, now=self._clock(), rows=rows)
         try:
-            async with self._sessions() as session, session.begin():
-                accepted = await repository.store_issues(
-                    session, batch_id=batch_id, now=self._clock(), rows=rows
-                )
+            accepted = await self._writer.run(store)
         except Exception as exc:
             log.exception("could not store a batch of %d issued URLs", len(batch))
             for _, future in batch:

@@ -1,7 +1,8 @@
 """Data access of the Downloader: every SQL statement the service runs lives here.
 
-The functions take an open session and never commit: the caller owns the transaction, so a
-service function can combine several of them atomically. Statements are written to mean the
+The functions take an open session (or, for the writer thread's transactions, a synchronous
+connection) and never commit: the caller owns the transaction, so a service function can combine
+several of them atomically. Statements are written to mean the
 same on PostgreSQL and SQLite (upserts through each dialect's ``ON CONFLICT``); where
 PostgreSQL needs row locks for correctness across processes, SQLite gets the same effect from
 its single writer.
@@ -10,14 +11,16 @@ its single writer.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal, select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -45,10 +48,13 @@ from services.shared.events import (
 from services.shared.stats import Increment, IssuedUrl, StatsBatch
 
 
-def _insert(session: AsyncSession, table: Any) -> Any:
+def _insert_for(dialect: str, table: Any) -> Any:
     """The dialect's INSERT (both have ``on_conflict_do_nothing/update``)."""
-    dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    return _insert_for(session.get_bind().dialect.name, table)
 
 
 def update(model: Any) -> Any:
@@ -234,11 +240,14 @@ async def files_page(
     ]
 
 
-# --- budget leases ---------------------------------------------------------------------------
+# --- budget leases and issued URLs (the writer thread's transactions) ---------------------
+#
+# These run in :mod:`services.downloader.writer`'s thread on a synchronous ``Connection``: each
+# is one transaction handed over in one call.
 
 
-async def grant_budget(
-    session: AsyncSession,
+def grant_budget(
+    conn: Connection,
     *,
     lease_id: uuid.UUID,
     new_lease: bool,
@@ -250,81 +259,111 @@ async def grant_budget(
     share: int,
     holder: str,
     expires_at: datetime,
+    now: datetime,
 ) -> int:
     """Lease at least ``need`` (≥ 1) and at most ``max(need, block)`` bytes of the day's budget.
 
     Returns the bytes granted (0: the account cannot give ``need`` today). Locks are taken in
     the order lease row, then budget row, as :func:`close_lease` does, so that the two never
-    deadlock on PostgreSQL. A top-up of a lease that another process has meanwhile closed
-    grants nothing.
+    deadlock on PostgreSQL (a new lease's row is inserted last: nobody else can lock it). A
+    top-up of a lease that another process has meanwhile closed grants nothing.
     """
-    lease_table = Lease.__table__  # type: ignore[attr-defined]
-    if new_lease:
-        await session.execute(
-            lease_table.insert().values(
-                id=lease_id,
-                account_id=account_id,
-                day=day,
-                holder=holder,
-                granted_bytes=0,
-                used_bytes=0,
-                expires_at=expires_at,
-                closed=False,
-            )
-        )
-    else:
-        touched = await session.execute(
-            update(Lease)
-            .where(_col(Lease, "id") == lease_id, _col(Lease, "closed").is_(False))
-            .values(expires_at=expires_at)
-        )
-        if touched.rowcount != 1:  # type: ignore[attr-defined]
-            return 0
-    await session.execute(
-        _insert(session, BudgetDay)
-        .values(account_id=account_id, day=day, budget_bytes=budget, leased_bytes=0)
-        .on_conflict_do_nothing(index_elements=["account_id", "day"])
-    )
-    row = (
-        await session.execute(
-            select(_col(BudgetDay, "budget_bytes"), _col(BudgetDay, "leased_bytes"))
-            .where(_col(BudgetDay, "account_id") == account_id, _col(BudgetDay, "day") == day)
-            .with_for_update()
-        )
-    ).one()
+    touch = {"lease": lease_id, "expires": expires_at}
+    if not new_lease and conn.execute(_TOUCH_LEASE, touch).rowcount != 1:
+        return 0
+    key = {"account": account_id, "on_day": day}
+    conn.execute(_NEW_BUDGET_DAY[conn.dialect.name], {**key, "budget": budget})
+    leased = conn.execute(_LEASED, key).scalar_one()
     # The account's current budget wins over the one recorded when the day's row was made.
-    remaining = budget - int(row.leased_bytes)
+    remaining = budget - int(leased)
     if remaining < need:
         return 0
     # Take at most a share of what is left, so that near the end of the day the last bytes are
     # spread over the processes that ask instead of sitting unused in one process's lease.
     granted = max(need, min(block, remaining // share))
-    await session.execute(
-        update(BudgetDay)
-        .where(_col(BudgetDay, "account_id") == account_id, _col(BudgetDay, "day") == day)
-        .values(budget_bytes=budget, leased_bytes=_col(BudgetDay, "leased_bytes") + granted)
-    )
-    await session.execute(
-        update(Lease)
-        .where(_col(Lease, "id") == lease_id)
-        .values(granted_bytes=_col(Lease, "granted_bytes") + granted)
-    )
+    conn.execute(_LEASE_OUT, {**key, "budget": budget, "granted": granted})
+    if new_lease:
+        conn.execute(
+            _NEW_LEASE,
+            {
+                "lease": lease_id,
+                "account": account_id,
+                "on_day": day,
+                "holder": holder,
+                "granted": granted,
+                "expires": expires_at,
+                "now": now,
+            },
+        )
+    else:
+        conn.execute(_TOP_UP, {"lease": lease_id, "granted": granted, "now": now})
     return granted
 
 
-async def extend_lease(session: AsyncSession, lease_id: uuid.UUID, expires_at: datetime) -> bool:
+# The writer's statements, built once (building them costs more than running them).
+_TOUCH_LEASE = (
+    update(Lease)
+    .where(_col(Lease, "id") == bindparam("lease"), _col(Lease, "closed").is_(False))
+    .values(expires_at=bindparam("expires"))
+)
+_NEW_BUDGET_DAY = {
+    name: dialect_insert(BudgetDay)
+    .values(
+        account_id=bindparam("account"),
+        day=bindparam("on_day"),
+        budget_bytes=bindparam("budget"),
+        leased_bytes=0,
+    )
+    .on_conflict_do_nothing(index_elements=["account_id", "day"])
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_THIS_DAY = (
+    _col(BudgetDay, "account_id") == bindparam("account"),
+    _col(BudgetDay, "day") == bindparam("on_day"),
+)
+_LEASED = select(_col(BudgetDay, "leased_bytes")).where(*_THIS_DAY).with_for_update()
+_LEASE_OUT = (
+    update(BudgetDay)
+    .where(*_THIS_DAY)
+    .values(
+        budget_bytes=bindparam("budget"),
+        leased_bytes=_col(BudgetDay, "leased_bytes") + bindparam("granted"),
+    )
+)
+_NEW_LEASE = Lease.__table__.insert().values(  # type: ignore[attr-defined]
+    id=bindparam("lease"),
+    account_id=bindparam("account"),
+    day=bindparam("on_day"),
+    holder=bindparam("holder"),
+    granted_bytes=bindparam("granted"),
+    used_bytes=0,
+    expires_at=bindparam("expires"),
+    active_at=bindparam("now"),
+    closed=False,
+)
+_TOP_UP = (
+    update(Lease)
+    .where(_col(Lease, "id") == bindparam("lease"))
+    .values(
+        granted_bytes=_col(Lease, "granted_bytes") + bindparam("granted"),
+        active_at=bindparam("now"),
+    )
+)
+
+
+def extend_lease(conn: Connection, lease_id: uuid.UUID, expires_at: datetime) -> bool:
     """Push an open lease's expiry; ``False`` if it was closed (reclaimed) meanwhile."""
-    result = await session.execute(
+    result = conn.execute(
         update(Lease)
         .where(_col(Lease, "id") == lease_id, _col(Lease, "closed").is_(False))
         .values(expires_at=expires_at)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)
 
 
-async def close_lease(session: AsyncSession, lease_id: uuid.UUID) -> int | None:
+def close_lease(conn: Connection, lease_id: uuid.UUID) -> int | None:
     """Close a lease and give its unused bytes back to the day; ``None`` if already closed."""
-    result = await session.execute(
+    row = conn.execute(
         update(Lease)
         .where(_col(Lease, "id") == lease_id, _col(Lease, "closed").is_(False))
         .values(closed=True)
@@ -333,18 +372,171 @@ async def close_lease(session: AsyncSession, lease_id: uuid.UUID) -> int | None:
             _col(Lease, "day"),
             _col(Lease, "granted_bytes") - _col(Lease, "used_bytes"),
         )
-    )
-    row = result.one_or_none()
+    ).one_or_none()
     if row is None:
         return None
     account_id, day, unused = row[0], row[1], int(row[2])
     if unused:
-        await session.execute(
+        conn.execute(
             update(BudgetDay)
             .where(_col(BudgetDay, "account_id") == account_id, _col(BudgetDay, "day") == day)
             .values(leased_bytes=_col(BudgetDay, "leased_bytes") - unused)
         )
     return unused
+
+
+def reclaim_idle_leases(
+    conn: Connection, *, account_id: str, day: date, holder: str, idle_before: datetime
+) -> int:
+    """Close other processes' open leases on the account and day unused since ``idle_before``.
+
+    Called when this process is refused: the budget those leases hold would otherwise wait for
+    their holders to go idle for ``lease_idle_seconds``. Leases are locked in id order and
+    locked ones skipped (their holder is charging them right now, so they are not idle).
+    Returns the bytes given back to the day.
+    """
+    idle = conn.execute(
+        select(_col(Lease, "id"))
+        .where(
+            _col(Lease, "account_id") == account_id,
+            _col(Lease, "day") == day,
+            _col(Lease, "closed").is_(False),
+            _col(Lease, "holder") != holder,
+            _col(Lease, "active_at") < idle_before,
+            _col(Lease, "used_bytes") < _col(Lease, "granted_bytes"),
+        )
+        .order_by(_col(Lease, "id"))
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    return sum(close_lease(conn, lease_id) or 0 for lease_id in list(idle))
+
+
+_LEASES_FOR_CHARGE = (
+    select(_col(Lease, "id"), _col(Lease, "granted_bytes"), _col(Lease, "used_bytes"))
+    .where(
+        _col(Lease, "id").in_(bindparam("ids", expanding=True)),
+        _col(Lease, "closed").is_(False),
+    )
+    .order_by(_col(Lease, "id"))
+    .with_for_update()
+)
+_CHARGE = (
+    update(Lease)
+    .where(_col(Lease, "id") == bindparam("lease"))
+    .values(
+        used_bytes=_col(Lease, "used_bytes") + bindparam("charge"),
+        active_at=bindparam("now"),
+    )
+)
+_NEW_BATCH = StatsBatchRecord.__table__.insert().values(  # type: ignore[attr-defined]
+    id=bindparam("id"), created_at=bindparam("created_at"), applied_at=None
+)
+
+
+@dataclass(frozen=True)
+class IssueRow:
+    """An issued URL about to be stored, with the lease its bytes come from."""
+
+    issued: IssuedUrl
+    lease_id: uuid.UUID | None
+    offset: int
+
+
+def store_issues(
+    conn: Connection, *, batch_id: uuid.UUID, now: datetime, rows: Sequence[IssueRow]
+) -> set[uuid.UUID | None]:
+    """Charge each lease its rows' bytes and store the rows whose lease accepted the charge.
+
+    A lease accepts only while it is open and within its grant; returns the accepted lease ids
+    (``None`` stands for rows charged to no lease: zero-byte requests).
+    """
+    usage: dict[uuid.UUID, int] = {}
+    for row in rows:
+        if row.lease_id is not None:
+            usage[row.lease_id] = usage.get(row.lease_id, 0) + row.issued.bytes
+    accepted: set[uuid.UUID | None] = {None}
+    if usage:
+        # Read and lock the leases, decide here, write the charges in one executemany: the
+        # statements are built once, and the rows stay locked (FOR UPDATE; on SQLite the
+        # writer's BEGIN IMMEDIATE) until the commit, so the check cannot go stale.
+        for lease_id, granted, used in conn.execute(_LEASES_FOR_CHARGE, {"ids": sorted(usage)}):
+            if used + usage[lease_id] <= granted:
+                accepted.add(lease_id)
+        if len(accepted) > 1:
+            conn.execute(
+                _CHARGE,
+                [
+                    {"lease": lease_id, "charge": usage[lease_id], "now": now}
+                    for lease_id in accepted
+                    if lease_id is not None
+                ],
+            )
+    kept = [row for row in rows if row.lease_id in accepted]
+    if kept:
+        conn.execute(_NEW_BATCH, {"id": batch_id, "created_at": now})
+        sql, convert = _issue_insert(conn.dialect)
+        conn.exec_driver_sql(
+            sql,
+            [
+                tuple(
+                    f(v)
+                    for f, v in zip(
+                        convert,
+                        (
+                            row.issued.id,
+                            batch_id,
+                            row.issued.file_id,
+                            row.issued.account_id,
+                            row.lease_id,
+                            row.issued.day,
+                            row.offset,
+                            row.issued.bytes,
+                            row.issued.issued_at,
+                        ),
+                        strict=True,
+                    )
+                )
+                for row in kept
+            ],
+        )
+    return accepted
+
+
+ISSUE_COLUMNS = (
+    "id",
+    "batch_id",
+    "file_id",
+    "account_id",
+    "lease_id",
+    "day",
+    "offset",
+    "bytes",
+    "issued_at",
+)
+
+
+@cache
+def _issue_insert(dialect: Dialect) -> tuple[str, tuple[Callable[[Any], Any], ...]]:
+    """The ``issued_urls`` INSERT compiled once, with each column's value conversion.
+
+    Through ``Connection.execute`` SQLAlchemy rebuilds every row's parameters in Python, which
+    cost more than the rest of a group commit together (profiled); here each row is converted
+    by the columns' own bind processors, so stored values are the same, and handed to the
+    driver's ``executemany``.
+    """
+    table = IssuedUrlRecord.__table__  # type: ignore[attr-defined]
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(ISSUE_COLUMNS))
+    if tuple(compiled.positiontup or ()) != ISSUE_COLUMNS:
+        raise RuntimeError(f"unexpected parameter order {compiled.positiontup}")
+    convert = []
+    for name in ISSUE_COLUMNS:
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        convert.append(processor or _same)
+    return compiled.string, tuple(convert)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 async def expired_leases(
@@ -367,71 +559,6 @@ async def issued_by_account(session: AsyncSession, day: date) -> dict[str, int]:
         .group_by(_col(Lease, "account_id"))
     )
     return {row[0]: int(row[1] or 0) for row in result}
-
-
-# --- issued URLs (group commit) --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class IssueRow:
-    """An issued URL about to be stored, with the lease its bytes come from."""
-
-    issued: IssuedUrl
-    lease_id: uuid.UUID | None
-    offset: int
-
-
-async def store_issues(
-    session: AsyncSession, *, batch_id: uuid.UUID, now: datetime, rows: Sequence[IssueRow]
-) -> set[uuid.UUID | None]:
-    """Charge each lease its rows' bytes and store the rows whose lease accepted the charge.
-
-    A lease accepts only while it is open and within its grant; returns the accepted lease ids
-    (``None`` stands for rows charged to no lease: zero-byte requests).
-    """
-    usage: dict[uuid.UUID, int] = {}
-    for row in rows:
-        if row.lease_id is not None:
-            usage[row.lease_id] = usage.get(row.lease_id, 0) + row.issued.bytes
-    accepted: set[uuid.UUID | None] = {None}
-    if usage:
-        # One statement for every lease of the batch: each await costs an event-loop turn,
-        # and under load those turns, not the database, are what a flush waits for.
-        charge = case(usage, value=_col(Lease, "id"), else_=0)
-        result = await session.execute(
-            update(Lease)
-            .where(
-                _col(Lease, "id").in_(sorted(usage)),
-                _col(Lease, "closed").is_(False),
-                _col(Lease, "used_bytes") + charge <= _col(Lease, "granted_bytes"),
-            )
-            .values(used_bytes=_col(Lease, "used_bytes") + charge)
-            .returning(_col(Lease, "id"))
-        )
-        accepted.update(result.scalars())
-    kept = [row for row in rows if row.lease_id in accepted]
-    if kept:
-        await session.execute(
-            StatsBatchRecord.__table__.insert().values(id=batch_id, created_at=now, applied_at=None)  # type: ignore[attr-defined]
-        )
-        await session.execute(
-            IssuedUrlRecord.__table__.insert(),  # type: ignore[attr-defined]
-            [
-                {
-                    "id": row.issued.id,
-                    "batch_id": batch_id,
-                    "file_id": row.issued.file_id,
-                    "account_id": row.issued.account_id,
-                    "lease_id": row.lease_id,
-                    "day": row.issued.day,
-                    "offset": row.offset,
-                    "bytes": row.issued.bytes,
-                    "issued_at": row.issued.issued_at,
-                }
-                for row in kept
-            ],
-        )
-    return accepted
 
 
 async def unapplied_batches(

@@ -27,9 +27,10 @@ from services.downloader.config import Settings
 from services.downloader.db import make_engine, make_sessionmaker, migrate_async
 from services.downloader.leases import BudgetLedger
 from services.downloader.recorder import IssueRecorder
+from services.downloader.writer import Writer
 from services.drive.config import DriveSettings
-from services.drive.urls import check_url_settings
-from services.shared.days import budget_day, utcnow
+from services.drive.urls import check_url_settings, download_url
+from services.shared.days import budget_day, next_rollover, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Runtime:
     drive: DriveSettings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    writer: Writer
     catalog: Catalog
     ledger: BudgetLedger
     balancer: Balancer
@@ -49,10 +51,18 @@ class Runtime:
     queue: ArqRedis | None
     clock: Callable[[], datetime] = utcnow
     _loop: asyncio.Task[None] | None = field(default=None, repr=False)
+    _day_end: tuple[date, datetime] | None = field(default=None, repr=False)
 
     def today(self, now: datetime | None = None) -> date:
         """The current budget day."""
         return budget_day(now or self.clock(), self.settings.rollover_utc)
+
+    def day_end(self, now: datetime) -> datetime:
+        """When the budget day of ``now`` ends (computed once a day)."""
+        day = self.today(now)
+        if self._day_end is None or self._day_end[0] != day:
+            self._day_end = (day, next_rollover(now, self.settings.rollover_utc))
+        return self._day_end[1]
 
     async def start_day(self, day: date) -> None:
         """Seed balancing with what every process has issued on ``day`` so far."""
@@ -88,6 +98,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Load the catalog and start the writer and the background loop."""
+        self.writer.start()
         await self.catalog.refresh()
         await self.start_day(self.today())
         self.recorder.start()
@@ -101,6 +112,7 @@ class Runtime:
                 await self._loop
         await self.recorder.stop()
         await self.ledger.close_all()
+        await self.writer.stop()
         if self.queue is not None:
             await self.queue.aclose()
         await self.engine.dispose()
@@ -115,6 +127,7 @@ async def build_runtime(
         await migrate_async(settings)
     engine = make_engine(settings)
     sessions = make_sessionmaker(engine)
+    writer = Writer(settings)
     queue = (
         await create_pool(RedisSettings.from_dsn(settings.redis_url))
         if settings.redis_url
@@ -125,10 +138,11 @@ async def build_runtime(
         drive=drive,
         engine=engine,
         sessions=sessions,
-        catalog=Catalog(sessions),
-        ledger=BudgetLedger(settings, sessions),
+        writer=writer,
+        catalog=Catalog(sessions, lambda drive_id, size: download_url(drive, drive_id, size)),
+        ledger=BudgetLedger(settings, sessions, writer),
         balancer=Balancer(),
-        recorder=IssueRecorder(settings, sessions, queue, clock),
+        recorder=IssueRecorder(settings, sessions, writer, queue, clock),
         queue=queue,
         clock=clock,
     )

@@ -26,7 +26,12 @@ router = APIRouter(tags=["reports"], dependencies=[Depends(require_admin)])
 FILE_SORT = "|".join(rf"-?{c}" for c in repository.FILE_SORTS)
 ACCOUNT_SORT = "|".join(rf"-?{c}" for c in repository.ACCOUNT_SORTS)
 Limit = Annotated[int | None, Query(ge=1, le=1000, description="default 100 (CSV: all)")]
-Offset = Annotated[int, Query(ge=0)]
+MAX_OFFSET = 10**9
+"""Far past any catalog; larger offsets overflowed the databases' 64-bit integers (a 500)."""
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+CSV: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 Format = Annotated[ReportFormat, Query(alias="format")]
 
 
@@ -42,7 +47,7 @@ async def account_stats(session: SessionDep, today: TodayDep, account_id: str) -
     return await service.account_figures(session=session, account_id=account_id, day=today)
 
 
-@router.get("/reports/files", response_model=Report[FileFigures])
+@router.get("/reports/files", response_model=Report[FileFigures], responses=CSV)
 async def files_report(
     rt: RuntimeDep,
     session: SessionDep,
@@ -58,7 +63,7 @@ async def files_report(
     )
 
 
-@router.get("/reports/accounts", response_model=Report[AccountFigures])
+@router.get("/reports/accounts", response_model=Report[AccountFigures], responses=CSV)
 async def accounts_report(
     rt: RuntimeDep,
     session: SessionDep,
