@@ -7,6 +7,7 @@ said no: fix the input). Handlers turn them into kopf's temporary errors or cond
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,20 +39,28 @@ def _detail(response: httpx.Response) -> str:
     return detail if isinstance(detail, str) else str(detail)[:300]
 
 
+MAX_IN_FLIGHT = 8
+"""Requests one client has in flight: kopf starts a handler per new object at once, and a
+thousand new DriveAccounts must queue here, not time out in the connection pool."""
+
+
 class _Service:
     def __init__(self, base_url: str, token: str, timeout: float) -> None:
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"} if token else {},
             timeout=timeout,
+            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT),
         )
+        self.gate = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     async def request(
         self, method: str, path: str, *, missing_ok: bool = False, **kwargs: Any
     ) -> Any:
         """The JSON answer; None for a 404 when ``missing_ok``."""
         try:
-            response = await self.http.request(method, path, **kwargs)
+            async with self.gate:  # the wait for a slot is not part of the request's timeout
+                response = await self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise Unavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         if response.status_code == 404 and missing_ok:

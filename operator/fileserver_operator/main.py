@@ -5,9 +5,11 @@ Importing it registers every handler (one module per resource) with kopf.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -20,6 +22,26 @@ from fileserver_operator.kube import Kube, connect
 from fileserver_operator.state import State
 
 HANDLERS = (catalog, driveaccount, filereplica, scaling)
+
+
+def _without_finalizer(*timers: Callable[..., Any]) -> None:
+    """Let these timers run without a finalizer on the object they watch.
+
+    kopf gives every timer's object a finalizer, so that it can stop the timer before the
+    object goes. Our timers on the service Deployments hold nothing to clean up, and a
+    finalizer there would leave ``helm uninstall`` (which stops the operator at the same time)
+    with Deployments stuck in Terminating. kopf has no public switch for this: its handler
+    records are replaced in the default registry (checked by tests/operator: no finalizer on the
+    Deployments).
+    """
+    spawning = kopf.get_default_registry()._spawning
+    spawning._handlers = [
+        dataclasses.replace(h, requires_finalizer=False) if h.fn in timers else h
+        for h in spawning._handlers
+    ]
+
+
+_without_finalizer(catalog.catalog_sync, scaling.deployment_scale)
 
 
 @kopf.on.startup()

@@ -12,30 +12,24 @@ from fileserver_operator.builders.accounts import MANAGER_HEADER
 from fileserver_operator.config import MANAGER
 
 from fileserver.devstack.servers import KubeAPIServer
-from fileserver.system.system import LocalSystem
-from tests.fixtures.stack import Kubectl
-from tests.utils.drive import PROJECT_ROOT, EmulatorAdmin
-from tests.utils.local_system import PrivateSystem
-from tests.utils.operator import (
+from fileserver.system.kube import (
     DEPLOYMENTS,
-    Cluster,
+    apply_crds,
     deployment,
     rbac_manifests,
     service_account_kubeconfig,
 )
+from fileserver.system.system import LocalSystem
+from tests.fixtures.stack import Kubectl
+from tests.utils.drive import EmulatorAdmin
+from tests.utils.local_system import PrivateSystem
+from tests.utils.operator import Cluster
 from tests.utils.waiting import eventually
-
-CRDS = [
-    *sorted((PROJECT_ROOT / "crds").glob("*.yaml")),
-    PROJECT_ROOT / "charts" / "fileserver" / "crds" / "kopf-peering.yaml",
-]
 
 
 @pytest.fixture(scope="session")
 def crds(kubectl: Kubectl) -> None:
-    for path in CRDS:
-        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
-    kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    apply_crds(kubectl)
 
 
 @pytest.fixture(scope="session")

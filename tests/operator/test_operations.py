@@ -4,6 +4,7 @@ and its ServiceAccount can do what it needs and nothing more."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 
@@ -71,10 +72,18 @@ async def test_two_replicas_with_peering_only_one_acts(
     low = cluster.operator(peering="fileserver", priority="10", peering_lifetime_seconds="10")
     high = cluster.operator(peering="fileserver", priority="20", peering_lifetime_seconds="10")
 
-    async def paused() -> None:
-        assert "Pausing operations in favour of" in low.log()
+    async def both_peers_known() -> None:
+        out = cluster.kubectl(
+            "get", "kopfpeering", "fileserver", f"--namespace={cluster.namespace}", "-o", "json"
+        )
+        assert len(json.loads(out).get("status") or {}) == 2
+        # kopf logs the pause as a switch ("in favour of") or, when it starts paused, as
+        # watch-streams held by the peering blocker.
+        assert (
+            "Pausing operations in favour of" in low.log() or "(blockers: fileserver@" in low.log()
+        )
 
-    await eventually(paused, within=60)
+    await eventually(both_peers_known, within=60)
     first = unique("acct")
     await add_account(cluster, emulator, first)
     await wait_ready(cluster, first)

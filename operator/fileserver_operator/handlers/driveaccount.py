@@ -103,9 +103,16 @@ async def sync(
     if account is None:
         if credentials is None:  # nothing to register yet: wait for the Secret
             return account_status(Observation(generation, parsed, problem=problem), status)
-        account = await uploader.create_account(
-            create_payload(parsed, credentials, manager=state.settings.manager)
-        )
+        try:
+            account = await uploader.create_account(
+                create_payload(parsed, credentials, manager=state.settings.manager)
+            )
+        except Refused as exc:
+            # A concurrent sync of the same resource (the timer racing the create handler)
+            # registered it first: take that one; anything else is a real refusal.
+            account = await uploader.account_by_email(parsed.email) if exc.status == 409 else None
+            if account is None or account.get("managed_by") != state.settings.manager:
+                raise
         sent_version = version
     else:
         resend = credentials if version != status.get("credentialsVersion") else None
@@ -189,7 +196,14 @@ async def driveaccount_reconcile(
     await _reconcile(name, namespace, spec, status, meta, memo, patch)
 
 
-@kopf.timer(GROUP, VERSION, PLURAL, interval=SETTINGS.account_sync_seconds, idle=1)
+@kopf.timer(
+    GROUP,
+    VERSION,
+    PLURAL,
+    interval=SETTINGS.account_sync_seconds,
+    initial_delay=SETTINGS.account_sync_seconds,  # the create/resume handlers sync first
+    idle=1,
+)
 async def driveaccount_refresh(
     name: str,
     namespace: str,

@@ -66,6 +66,9 @@ async def test_downloader_pods_follow_the_pool_budget(
     await eventually(running, within=60)
     assert any("scaled up from 1 to" in m for m in scaled_events(cluster))
     assert replicas(cluster, DEPLOYMENTS[0]) == 1  # no uploads: the Uploader stays at one
+    # The timers leave no finalizer: the Deployments can go without the operator (uninstall).
+    for name in DEPLOYMENTS:
+        assert (cluster.get("deployment", name) or {})["metadata"].get("finalizers") is None
 
     # A steady budget: many scaling rounds (1 s apart) change nothing.
     before = scaled_events(cluster)
