@@ -1,53 +1,132 @@
 """Demo Drive accounts: created in the emulator and registered with the Uploader.
 
 They let the local system serve downloads with no Google account; the Uploader receives their
-credentials through its API like any other account's (write-only, encrypted at rest).
+credentials through its API like any other account's (write-only, encrypted at rest). With the
+operator running (``up --cluster``) they are DriveAccounts instead, as in a real cluster.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from fileserver.devstack.errors import DevstackError
+from fileserver.system import kube
 from fileserver.system.system import LocalSystem
+
+READY_TIMEOUT = 300.0
+CLUSTER_DOMAIN = "cluster.fileserver.local"
 
 
 def ensure_demo_accounts(system: LocalSystem, count: int, budget_bytes: int) -> list[str]:
     """Make sure ``demo-0 … demo-<count-1>`` exist in the Uploader; returns their emails."""
+    if system.process(system.operator).running():
+        return ensure_demo_drive_accounts(system, count, budget_bytes)
     uploader = system.service("uploader")
-    emulator = system.service("drive-emulator")
     admin = {"Authorization": f"Bearer {system.secrets.uploader_admin_token}"}
-    emulator_admin = {"Authorization": f"Bearer {system.secrets.emulator_admin_token}"}
     with httpx.Client(timeout=30) as http:
-        listed = http.get(f"{uploader.url}/accounts", params={"limit": 1000}, headers=admin)
-        _check(listed, "listing the Uploader's accounts")
-        known = {a["email"] for a in listed.json()["items"]}
+        known = {a["email"] for a in _uploader_accounts(system, http)}
         emails = [f"demo-{i}@fileserver.local" for i in range(count)]
         for email in emails:
             if email in known:
                 continue
-            created = http.post(
-                f"{emulator.url}/_emulator/accounts",
-                json={
-                    "email": email,
-                    "display_name": email.split("@")[0],
-                    "limits": {"download_bytes_per_day": budget_bytes},
-                },
-                headers=emulator_admin,
-            )
-            _check(created, f"creating {email} in the Drive emulator")
             registered = http.post(
                 f"{uploader.url}/accounts",
                 json={
                     "email": email,
                     "display_name": email.split("@")[0],
-                    "credentials": created.json()["credentials"],
+                    "credentials": _emulator_account(system, http, email, budget_bytes),
                     "daily_budget_bytes": budget_bytes,
                 },
                 headers=admin,
             )
             _check(registered, f"registering {email} with the Uploader")
     return emails
+
+
+def ensure_demo_drive_accounts(system: LocalSystem, count: int, budget_bytes: int) -> list[str]:
+    """The demo accounts as Secrets and DriveAccounts; returns once the operator made them Ready.
+
+    Their emails differ from those ``up`` without ``--cluster`` registers through the API: the
+    emulator issues an account's credentials only once, and the operator never takes over an
+    account it did not create, so both kinds can stay in the pool side by side.
+    """
+    tools = system.kube_tools()
+    namespace = system.settings.namespace
+    existing = {d["metadata"]["name"] for d in kube.items(tools, "driveaccounts", namespace)}
+    names = [f"demo-{i}" for i in range(count)]
+    with httpx.Client(timeout=30) as http:
+        for name in names:
+            if name in existing:
+                continue
+            email = f"{name}@{CLUSTER_DOMAIN}"
+            credentials = _emulator_account(system, http, email, budget_bytes)
+            tools.apply(
+                kube.credentials_secret(f"{name}-credentials", namespace, credentials),
+                kube.drive_account(
+                    name,
+                    namespace,
+                    email,
+                    f"{name}-credentials",
+                    str(budget_bytes),
+                    displayName=name,
+                ),
+            )
+    _wait_ready(system, tools, names)
+    return [f"{name}@{CLUSTER_DOMAIN}" for name in names]
+
+
+def _wait_ready(system: LocalSystem, tools: kube.KubeTools, names: list[str]) -> None:
+    def not_ready() -> list[str]:
+        found = {
+            d["metadata"]["name"]: d
+            for d in kube.items(tools, "driveaccounts", system.settings.namespace)
+        }
+        return [n for n in names if kube.conditions(found.get(n)).get("Ready", ("",))[0] != "True"]
+
+    try:
+        Retrying(
+            stop=stop_after_delay(READY_TIMEOUT),
+            wait=wait_fixed(1),
+            retry=retry_if_result(bool),
+        )(not_ready)
+    except RetryError as exc:
+        operator = system.process(system.operator)
+        raise DevstackError(
+            f"DriveAccounts {', '.join(not_ready())} not Ready within {READY_TIMEOUT:.0f}s; "
+            f"last lines of {operator.log_file}:\n{operator.log_tail()}"
+        ) from exc
+
+
+def _uploader_accounts(system: LocalSystem, http: httpx.Client) -> list[dict[str, Any]]:
+    listed = http.get(
+        f"{system.service('uploader').url}/accounts",
+        params={"limit": 1000},
+        headers={"Authorization": f"Bearer {system.secrets.uploader_admin_token}"},
+    )
+    _check(listed, "listing the Uploader's accounts")
+    accounts: list[dict[str, Any]] = listed.json()["items"]
+    return accounts
+
+
+def _emulator_account(
+    system: LocalSystem, http: httpx.Client, email: str, budget_bytes: int
+) -> dict[str, Any]:
+    """A new account in the Drive emulator; returns its credentials JSON."""
+    created = http.post(
+        f"{system.service('drive-emulator').url}/_emulator/accounts",
+        json={
+            "email": email,
+            "display_name": email.split("@")[0],
+            "limits": {"download_bytes_per_day": budget_bytes},
+        },
+        headers={"Authorization": f"Bearer {system.secrets.emulator_admin_token}"},
+    )
+    _check(created, f"creating {email} in the Drive emulator")
+    credentials: dict[str, Any] = created.json()["credentials"]
+    return credentials
 
 
 def _check(response: httpx.Response, what: str) -> None:

@@ -14,6 +14,7 @@ from rich.table import Table
 from fileserver.devstack.errors import DevstackError
 from fileserver.devstack.servers import Prometheus
 from fileserver.devstack.stack import Stack
+from fileserver.system import kube
 from fileserver.system.accounts import ensure_demo_accounts
 from fileserver.system.system import LocalSystem
 
@@ -21,7 +22,13 @@ console = Console()
 
 
 def up(
-    cluster: Annotated[bool, typer.Option(help="Also start the Kubernetes control plane.")] = False,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            help="Also start the Kubernetes control plane and the operator; the demo accounts "
+            "become DriveAccounts."
+        ),
+    ] = False,
     accounts: Annotated[int | None, typer.Option(help="Demo Drive accounts to ensure.")] = None,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Leave it running and return.")
@@ -36,7 +43,7 @@ def up(
     except DevstackError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
-    _print_endpoints(system, len(emails))
+    _print_endpoints(system, len(emails), cluster=cluster)
     if detach:
         console.print("Running in the background; `fileserver down` stops it.")
         return
@@ -47,7 +54,7 @@ def up(
     stop.wait()
     console.print("stopping …")
     for name in reversed(started):
-        if name in {s.name for s in system.services}:
+        if name in {s.name for s in system.managed()}:
             system.process(system.service(name)).stop()
     system.stack.down([n for n in started if n in system.stack.servers])
     console.print("stopped: " + (", ".join(started) or "nothing (all was already running)"))
@@ -62,8 +69,9 @@ def down() -> None:
 def status() -> None:
     """Show which services run and answer; exit 1 if one runs but does not answer."""
     system = LocalSystem()
+    statuses = system.status()
     table = Table("service", "state", "pid", "url", title="fileserver")
-    for s in system.status():
+    for s in statuses:
         state = (
             "[green]ready[/green]"
             if s.ready
@@ -71,8 +79,25 @@ def status() -> None:
         )
         table.add_row(s.name, state, str(s.pid or ""), s.url)
     console.print(table)
-    if any(s.pid and not s.ready for s in system.status()):
+    if any(s.name == system.operator.name for s in statuses):
+        _print_drive_accounts(system)
+    if any(s.pid and not s.ready for s in statuses):
         raise typer.Exit(1)
+
+
+def _print_drive_accounts(system: LocalSystem) -> None:
+    namespace = system.settings.namespace
+    table = Table("DriveAccount", "email", "ready", "reason", title=f"namespace {namespace}")
+    for account in kube.items(system.kube_tools(), "driveaccounts", namespace):
+        ready, reason = kube.conditions(account).get("Ready", ("Unknown", ""))
+        colour = "green" if ready == "True" else "yellow"
+        table.add_row(
+            account["metadata"]["name"],
+            account["spec"]["email"],
+            f"[{colour}]{ready}[/{colour}]",
+            reason,
+        )
+    console.print(table)
 
 
 def logs(
@@ -82,7 +107,7 @@ def logs(
 ) -> None:
     """Print (or follow) a service's or server's log."""
     system = LocalSystem()
-    names = {s.name: system.process(s) for s in system.services}
+    names = {s.name: system.process(s) for s in system.managed()}
     names |= {n: system.stack.process(n) for n in system.stack.servers}
     if name not in names:
         console.print(f"[red]error:[/red] unknown name {name!r}; one of: {', '.join(names)}")
@@ -91,14 +116,19 @@ def logs(
     raise typer.Exit(subprocess.call(argv))
 
 
-def _print_endpoints(system: LocalSystem, accounts: int) -> None:
+def _print_endpoints(system: LocalSystem, accounts: int, *, cluster: bool) -> None:
     table = Table("what", "where", title="fileserver is up")
-    for service in system.services:
+    for service in system.managed() if cluster else system.services:
         table.add_row(service.name, service.url)
         if service.docs_path:
             table.add_row(f"  {service.name} OpenAPI docs", f"{service.url}{service.docs_path}")
     table.add_row("prometheus", system.stack.server(Prometheus).endpoint())
-    table.add_row("demo Drive accounts", str(accounts))
+    if cluster:
+        table.add_row("kubeconfig (admin)", str(system.kubeconfig))
+        table.add_row("namespace", system.settings.namespace)
+        table.add_row("demo DriveAccounts (Ready)", str(accounts))
+    else:
+        table.add_row("demo Drive accounts", str(accounts))
     table.add_row("Uploader admin token", system.secrets.uploader_admin_token)
     table.add_row("Downloader admin token", system.secrets.downloader_admin_token)
     table.add_row("all credentials", str(system.home / "secrets.json"))

@@ -6,14 +6,13 @@ against a private system (own state folder, free ports), in this order, on one s
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from fileserver.devstack.servers import port_in_use
+from tests.system.processes import alive
 from tests.utils.local_system import DATA_SERVERS, PrivateSystem
 
 pytestmark = pytest.mark.integration
@@ -67,21 +66,6 @@ def test_demo_runs_end_to_end(system: PrivateSystem, up: subprocess.CompletedPro
     assert "━" not in result.stderr  # piped: no progress bars
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
-
-
-def _state(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return "Z"
-
-
 def test_down_leaves_no_process_or_port(
     system: PrivateSystem, up: subprocess.CompletedProcess[str]
 ) -> None:
@@ -94,6 +78,6 @@ def test_down_leaves_no_process_or_port(
     result = system.fileserver("down")
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert [pid for pid in pids if pid and _alive(pid)] == []
+    assert [pid for pid in pids if pid and alive(pid)] == []
     assert [port for port in system.all_ports() if port_in_use(port)] == []
     assert all(not s.pid for s in local.status())
