@@ -1,5 +1,5 @@
 # The two commands of the README, plus the developer's everyday targets.
-.PHONY: up down test lint install
+.PHONY: up down test lint install audit
 
 up: ## Bring the system up on this machine (installs what is missing)
 	@scripts/bootstrap
@@ -25,3 +25,10 @@ lint: ## Static checks
 	uv run ruff check .
 	uv run ruff format --check .
 	uv run mypy
+
+audit: ## Known vulnerabilities in the locked dependencies (needs PyPI's advisory service)
+	@scripts/bootstrap
+	@mkdir -p .state
+	uv export --quiet --frozen --all-groups --no-emit-project --no-hashes -o .state/audit-requirements.txt
+	uv run pip-audit --strict --progress-spinner off --disable-pip --no-deps \
+		-r .state/audit-requirements.txt

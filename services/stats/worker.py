@@ -64,7 +64,10 @@ def make_worker(
         )
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
-        await ctx["downloader"].aclose()
+        # Absent when the worker is stopped before its startup ran (a quick SIGTERM).
+        downloader = ctx.pop("downloader", None)
+        if downloader is not None:
+            await downloader.aclose()
 
     options: dict[str, Any] = {
         "functions": [

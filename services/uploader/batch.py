@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from services.uploader.config import Settings
@@ -76,7 +77,10 @@ class _BatchReader:
         }
 
     def feed(self, piece: bytes) -> list[tuple[str, bytes]]:
-        self.parser.write(piece)
+        try:
+            self.parser.write(piece)
+        except MultipartParseError as exc:  # its message names a position, not the content
+            raise Invalid(f"the multipart body is malformed: {exc}") from None
         events, self.events = self.events, []
         return events
 
@@ -143,7 +147,7 @@ async def _stage_parts(
     staging: Staging,
 ) -> None:
     current: _Part | None = None
-    header_field = b""
+    header_field = header_value = b""
     digest = hashlib.sha256()
     size = 0
     async for piece in source:
@@ -153,16 +157,20 @@ async def _stage_parts(
                 parts.append(current)
                 if len(parts) > settings.batch_max_parts:
                     raise Invalid(f"a batch holds at most {settings.batch_max_parts} files")
-                header_field, digest, size = b"", hashlib.sha256(), 0
+                header_field, header_value, digest, size = b"", b"", hashlib.sha256(), 0
             elif current is None:
                 continue
             elif kind == "hfield":
                 header_field += data
             elif kind == "hvalue":
-                name = header_field.decode("latin-1").lower()
-                current.headers[name] = current.headers.get(name, "") + data.decode("utf-8")
+                header_value += data  # decoded whole: a piece may end inside a character
             elif kind == "hend":
-                header_field = b""
+                # Latin-1 keeps the bytes as they are: python-multipart's header parser encodes
+                # back to Latin-1, and the filename is then decoded as UTF-8 (_open_part).
+                name = header_field.decode("latin-1").lower()
+                value = header_value.decode("latin-1")
+                current.headers[name] = current.headers.get(name, "") + value
+                header_field = header_value = b""
             elif kind == "headers":
                 current.writer = _open_part(current, staging)
             elif kind == "data":
@@ -200,7 +208,10 @@ def _open_part(part: _Part, staging: Staging) -> ChunkWriter:
     raw_name = params.get(b"filename")
     if raw_name is None:
         raise Invalid(f"part {part.index} is not a file (its Content-Disposition has no filename)")
-    name = raw_name.decode("utf-8", "replace")
+    try:
+        name = raw_name.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Invalid(f"part {part.index}: its filename is not UTF-8") from None
     try:
         name = check_file_name(name)
         content_type = check_content_type(part.headers.get("content-type") or DEFAULT_CONTENT_TYPE)

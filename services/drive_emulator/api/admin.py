@@ -3,7 +3,7 @@ fault injection and the clock. Every route needs the admin token."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
@@ -59,8 +59,14 @@ class ClockView(BaseModel):
     next_rollover: datetime
 
 
+MAX_ADVANCE_SECONDS = 100 * 366 * 86_400
+"""One advance moves the clock at most a century (the offset is persisted: an overflowing one
+would make every later request fail, restarts included)."""
+LAST_YEAR = 9000
+
+
 class ClockAdvance(BaseModel):
-    seconds: float = Field(gt=0)
+    seconds: float = Field(gt=0, le=MAX_ADVANCE_SECONDS)
 
 
 async def _view(runtime: Runtime, account: Account) -> AccountView:
@@ -172,6 +178,14 @@ async def get_clock(runtime: RuntimeDep) -> ClockView:
 @router.post("/clock/advance")
 async def advance_clock(body: ClockAdvance, runtime: RuntimeDep) -> ClockView:
     """Move the emulated time forward (tokens expire, locks lapse, days roll over)."""
+    try:
+        later = runtime.clock.now() + timedelta(seconds=body.seconds)
+    except OverflowError:
+        later = None
+    if later is None or later.year > LAST_YEAR:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"the emulated clock cannot go past the year {LAST_YEAR}"
+        )
     await runtime.clock.advance(body.seconds)
     return _clock(runtime)
 
