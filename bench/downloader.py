@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import sqlite3
@@ -220,7 +221,9 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
+    figures: dict[str, Any] = {"workers": {}}
     rng = random.Random(7)
     sizes = {f"file{n:02d}": rng.randint(1, 200) * MB for n in range(20)}
     paths = [f"/files/{rng.choice(list(sizes))}/download" for _ in range(1000)]
@@ -253,6 +256,15 @@ def main() -> None:
                     f"| {workers} | {name} | {result.rps:.0f} | {p50:.1f} | {p99:.1f} "
                     f"| {result.cpu_per_request * 1e6:.0f} | {dict(result.statuses)} |"
                 )
+            figures["workers"][str(workers)] = {
+                name: {
+                    "rps": result.rps,
+                    "p50_ms": result.percentile(0.5) * 1000,
+                    "p99_ms": result.percentile(0.99) * 1000,
+                    "cpu_us_per_request": result.cpu_per_request * 1e6,
+                }
+                for name, result in (("bare", base), ("downloader", ours))
+            } | {"ratio": ours.rps / base.rps}
             print(
                 f"| {workers} | **ratio** | **{ours.rps / base.rps:.2f}** | | "
                 f"{ours.percentile(0.99) / base.percentile(0.99):.2f}× "
@@ -271,6 +283,8 @@ def main() -> None:
             finally:
                 server.stop()
             over, issued, pool = overcommitted(Path(tmp) / "downloader.db", budgets)
+            figures["overcommitted_accounts"] = over
+            figures["pool_issued"] = issued / pool
             print(
                 f"\novercommit (2 workers, statuses {dict(result.statuses)}): "
                 f"{over} accounts over budget; issued {issued / pool:.1%} of the pool"
@@ -291,6 +305,7 @@ def main() -> None:
                 server.stop()
             pool = sum(budgets.values())
             naive = naive_round_robin(budgets, small, requests)
+            figures["utilisation"] = {"downloader": ours_bytes / pool, "naive": naive / pool}
             print(
                 f"pool utilisation before a needless 503: Downloader {ours_bytes / pool:.1%}, "
                 f"naive round robin {naive / pool:.1%}"
@@ -298,6 +313,9 @@ def main() -> None:
     finally:
         queue.flushdb()
         queue.close()
+    figures["ratio"] = figures["workers"]["1"]["ratio"]
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
