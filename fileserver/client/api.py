@@ -13,7 +13,14 @@ from typing import IO, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from fileserver.client.config import ClientConfig
 from fileserver.client.errors import ClientError, ExitCode, response_error, transport_error
@@ -232,18 +239,40 @@ class FileserverClient:
     # --- downloads and reports -------------------------------------------------------------
 
     def ticket(
-        self, file_id: str, *, offset: int | None = None, length: int | None = None
+        self,
+        file_id: str,
+        *,
+        offset: int | None = None,
+        length: int | None = None,
+        wait: float = 0.0,
     ) -> DownloadTicket:
-        """A download URL for the file (or one byte range of it), charged to one account."""
+        """A download URL for the file (or one byte range of it), charged to one account.
+
+        ``wait`` > 0 retries a 409 for that long: for a file the Uploader already reports
+        ``uploaded``, it only means the Downloader has not received that event yet (no URL is
+        issued, nothing is charged meanwhile)."""
         params = {k: v for k, v in {"offset": offset, "length": length}.items() if v is not None}
-        return self._json(
-            DownloadTicket,
-            self.downloader,
-            "GET",
-            f"/files/{file_id}/download",
-            f"getting a download URL for {file_id}",
-            params=params,
-        )
+
+        def once() -> DownloadTicket:
+            return self._json(
+                DownloadTicket,
+                self.downloader,
+                "GET",
+                f"/files/{file_id}/download",
+                f"getting a download URL for {file_id}",
+                params=params,
+            )
+
+        if wait <= 0:
+            return once()
+        return Retrying(
+            stop=stop_after_delay(wait),
+            wait=wait_fixed(0.5),
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, ClientError) and exc.code == ExitCode.NOT_READY
+            ),
+            reraise=True,
+        )(once)
 
     def wait_rotation(self, file_id: str, *, accounts: int, timeout: float) -> set[str]:
         """Ask for 1-byte URLs until ``accounts`` distinct accounts serve the file: the

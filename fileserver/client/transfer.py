@@ -211,6 +211,10 @@ def split(size: int, parts: int) -> list[tuple[int, int]]:
     return ranges
 
 
+LEARN_SECONDS = 30.0
+"""How long a download waits for the Downloader to learn a file the Uploader has uploaded."""
+
+
 def download(
     client: FileserverClient,
     file: FileRead,
@@ -231,10 +235,12 @@ def download(
         def fetch(span: tuple[int, int]) -> DownloadTicket:
             offset, length = span
             ranged = len(ranges) > 1
+            # The Uploader says the file is uploaded; the Downloader may learn it a moment later.
+            learn = LEARN_SECONDS if file.status == "uploaded" else 0.0
             ticket = (
-                client.ticket(file.id, offset=offset, length=length)
+                client.ticket(file.id, offset=offset, length=length, wait=learn)
                 if ranged
-                else client.ticket(file.id)
+                else client.ticket(file.id, wait=learn)
             )
             position = offset
             with client.fetch(ticket) as response:
