@@ -28,9 +28,12 @@ from services.downloader import metrics, repository
 from services.downloader.config import Settings
 from services.downloader.repository import IssueRow
 from services.downloader.writer import Writer
+from services.shared.ids import TimeOrderedIds
 from services.shared.stats import PROCESS_BATCH_JOB, STATS_QUEUE, IssueBatch, IssuedUrl
 
 log = logging.getLogger(__name__)
+
+_batch_ids = TimeOrderedIds(per_draw=64)
 
 
 class LeaseLost(Exception):
@@ -94,7 +97,7 @@ class IssueRecorder:
     async def _flush(self) -> None:
         limit = self._settings.record_batch_max
         batch, self._pending = self._pending[:limit], self._pending[limit:]
-        batch_id = uuid.uuid4()
+        batch_id = _batch_ids.next()
         rows = [row for row, _ in batch]
         store = partial(repository.store_issues, batch_id=batch_id, now=self._clock(), rows=rows)
         try:

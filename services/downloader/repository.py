@@ -475,30 +475,34 @@ def store_issues(
     if kept:
         conn.execute(_NEW_BATCH, {"id": batch_id, "created_at": now})
         sql, convert = _issue_insert(conn.dialect)
-        conn.exec_driver_sql(
-            sql,
-            [
-                tuple(
-                    f(v)
-                    for f, v in zip(
-                        convert,
-                        (
-                            row.issued.id,
-                            batch_id,
-                            row.issued.file_id,
-                            row.issued.account_id,
-                            row.lease_id,
-                            row.issued.day,
-                            row.offset,
-                            row.issued.bytes,
-                            row.issued.issued_at,
-                        ),
-                        strict=True,
-                    )
+        as_id, as_batch, _, _, as_lease, as_day, _, _, as_time = convert
+        # The batch, the day and the few leases are the same for many rows: converted once.
+        batch = as_batch(batch_id)
+        leases: dict[uuid.UUID | None, Any] = {}
+        days: dict[date, Any] = {}
+        params = []
+        for row in kept:
+            issued = row.issued
+            lease = leases.get(row.lease_id)
+            if lease is None:
+                lease = leases[row.lease_id] = as_lease(row.lease_id)
+            day = days.get(issued.day)
+            if day is None:
+                day = days[issued.day] = as_day(issued.day)
+            params.append(
+                (
+                    as_id(issued.id),
+                    batch,
+                    issued.file_id,
+                    issued.account_id,
+                    lease,
+                    day,
+                    row.offset,
+                    issued.bytes,
+                    as_time(issued.issued_at),
                 )
-                for row in kept
-            ],
-        )
+            )
+        conn.exec_driver_sql(sql, params)
     return accepted
 
 

@@ -8,7 +8,6 @@ stats: a batch id at most once. Reports: read from the statistics tables.
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -39,6 +38,7 @@ from services.shared.events import (
     EventBatchResult,
     FileStatus,
 )
+from services.shared.ids import TimeOrderedIds
 from services.shared.stats import IssuedUrl, StatsBatch, StatsBatchResult
 
 LEASE_RETRIES = 3
@@ -60,23 +60,7 @@ class Ticket:
     expires_at: datetime
 
 
-class _Ids:
-    """Random (version 4) UUIDs cut from one ``os.urandom`` call per thousand: a system call
-    per id costs more than the rest of its making."""
-
-    def __init__(self, per_draw: int = 1024) -> None:
-        self._per_draw = per_draw
-        self._pool = b""
-        self._at = 0
-
-    def next(self) -> uuid.UUID:
-        if self._at >= len(self._pool):
-            self._pool, self._at = os.urandom(16 * self._per_draw), 0
-        self._at += 16
-        return uuid.UUID(bytes=self._pool[self._at - 16 : self._at], version=4)
-
-
-_ids = _Ids()
+_ids = TimeOrderedIds()
 
 
 async def issue_download(
