@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from services.shared.limits import RequestLimitSettings
 from services.shared.security import check_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-class Settings(BaseSettings):
+class Settings(RequestLimitSettings):
     """Everything the Downloader reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="FILESERVER_DOWNLOADER_", extra="ignore")

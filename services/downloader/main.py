@@ -16,6 +16,7 @@ from services.downloader.runtime import build_runtime
 from services.drive.config import DriveSettings
 from services.drive.config import get_settings as get_drive_settings
 from services.shared.days import utcnow
+from services.shared.limits import RequestLimitsMiddleware
 from services.shared.metrics import MetricsMiddleware, metrics_endpoint
 
 
@@ -53,6 +54,7 @@ def create_app(
         summary="Budget-safe Drive download URLs and precomputed statistics",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestLimitsMiddleware, limits=settings)
     app.add_middleware(MetricsMiddleware, service="downloader")
     app.add_exception_handler(DownloaderError, _domain_error)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

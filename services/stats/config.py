@@ -6,12 +6,13 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from services.shared.limits import RequestLimitSettings
 from services.shared.security import check_secret
 
 
-class Settings(BaseSettings):
+class Settings(RequestLimitSettings):
     """Everything Stats reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="FILESERVER_STATS_", extra="ignore")

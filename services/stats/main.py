@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
+from services.shared.limits import RequestLimitsMiddleware
 from services.shared.metrics import MetricsMiddleware, metrics_endpoint
 from services.stats.config import Settings, get_settings
 from services.stats.worker import make_worker
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.redis.aclose()
 
     app = FastAPI(title="fileserver Stats", lifespan=lifespan)
+    app.add_middleware(RequestLimitsMiddleware, limits=settings)
     app.add_middleware(MetricsMiddleware, service="stats")
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from services.shared.limits import RequestLimitSettings
 from services.shared.security import check_secret
 
 # Fixed, well-known values for development mode only; outside it they are refused.
@@ -23,7 +24,7 @@ DEV_INTERNAL_TOKEN = "dev-internal-token"  # noqa: S105 (the Downloader's dev de
 DEV_CREDENTIALS_KEY = "ZGV2LW1vZGUtY3JlZGVudGlhbHMta2V5LTMyYnl0ZXM="  # base64 of 32 known bytes
 
 
-class Settings(BaseSettings):
+class Settings(RequestLimitSettings):
     """Everything the Uploader API and worker read from their environment."""
 
     model_config = SettingsConfigDict(env_prefix="FILESERVER_UPLOADER_", extra="ignore")

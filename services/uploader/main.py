@@ -23,6 +23,7 @@ from redis.asyncio import ConnectionPool
 
 from services.drive.config import DriveSettings
 from services.drive.config import get_settings as get_drive_settings
+from services.shared.limits import RequestLimitsMiddleware
 from services.shared.metrics import MetricsMiddleware
 from services.uploader import repository
 from services.uploader.api import accounts, files, health, uploads
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, drive: DriveSettings | None = N
         summary="Drive accounts and files; streamed staging; replication to the Drive pool.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestLimitsMiddleware, limits=settings)
     app.add_middleware(MetricsMiddleware, service="uploader")
     app.add_exception_handler(UploaderError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -3,11 +3,13 @@
 An Uploader with a 64 KiB upload limit: a body above it is 413 whether it declares its length
 or streams chunked, through every upload path (single, resumable, batch part); names with
 path separators, traversal, NUL or other control characters, or over 255 characters are 422
-on every path that takes a name, with a message that names the rule.
+on every path that takes a name, with a message that names the rule; an upload whose body
+stalls is 408.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,13 +21,20 @@ from tests.utils.uploader import ADMIN, LiveUploader, live_uploader, pattern, up
 pytestmark = pytest.mark.integration
 
 LIMIT = 64 * 1024
+IDLE_SECONDS = 0.5
 
 
 @pytest.fixture
 async def small_uploader(
     mongo_url: str, mongo_db: AsyncDatabase[Any], redis_url: str
 ) -> AsyncIterator[LiveUploader]:
-    settings = uploader_settings(mongo_url, mongo_db.name, redis_url, max_upload_bytes=LIMIT)
+    settings = uploader_settings(
+        mongo_url,
+        mongo_db.name,
+        redis_url,
+        max_upload_bytes=LIMIT,
+        body_idle_timeout_seconds=IDLE_SECONDS,
+    )
     async with live_uploader(settings) as live:
         yield live
 
@@ -39,6 +48,23 @@ async def nothing_left(uploader: LiveUploader) -> None:
 async def chunked(data: bytes, piece: int = 8192) -> AsyncIterator[bytes]:
     for start in range(0, len(data), piece):
         yield data[start : start + piece]
+
+
+async def test_an_upload_that_stalls_is_408_and_leaves_nothing_staged(
+    small_uploader: LiveUploader,
+) -> None:
+    async def stalling() -> AsyncIterator[bytes]:
+        yield pattern(8192)
+        yield pattern(8192)
+        await asyncio.sleep(IDLE_SECONDS * 4)  # the client stops sending
+        yield pattern(8192)
+
+    answer = await small_uploader.client.post(
+        "/files", params={"name": "slow.bin"}, content=stalling(), headers=ADMIN
+    )
+    assert answer.status_code == 408, answer.text
+    assert "request body" in answer.json()["detail"]
+    await nothing_left(small_uploader)
 
 
 async def test_single_upload_over_the_limit_is_413(small_uploader: LiveUploader) -> None:
