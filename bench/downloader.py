@@ -223,7 +223,8 @@ def compare(
     sizes: dict[str, int],
     seconds: float,
 ) -> dict[int, tuple[LoadResult, LoadResult]]:
-    """(bare, Downloader) at each concurrency level, in the order given, one server each."""
+    """(bare, Downloader) at each concurrency level in the order given: each server is started
+    once and measured at every level in turn (warm-up included, as in ``load``)."""
     base: dict[int, LoadResult] = {}
     ours: dict[int, LoadResult] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -288,8 +289,9 @@ def main() -> None:
     try:
         sweep: dict[int, tuple[LoadResult, LoadResult]] = {}
         for workers in (1, 2):
-            # One worker also runs the sweep, on the same servers after the headline level.
-            extra = [c for c in args.sweep if c != args.connections] if workers == 1 else []
+            # One worker also runs the sweep, on the same servers after the headline level,
+            # which is the sweep's own figure at that level.
+            extra = sorted(set(args.sweep) - {args.connections}) if workers == 1 else []
             measured = compare(workers, [args.connections, *extra], paths, sizes, args.seconds)
             base, ours = measured[args.connections]
             print_rows(str(workers), base, ours)
