@@ -17,7 +17,9 @@ busy time from /proc/stat (everyone's work, other users included). Over JMeter's
 window (its first samples skipped as warm-up) each process's CPU time per second is the cores
 it used. The bottleneck named is the first of: a single-threaded process (the Python services,
 whose event loop holds the GIL, and Redis) at ≥ 85 % of one core; the machine's CPUs ≥ 90 %
-busy; otherwise nothing saturated (the requests wait rather than compute).
+busy; otherwise nothing saturated (the requests wait rather than compute). On a machine
+shared with other work the CPUs may be busy with that work, so the CPU time per sample of each
+process also gives what would saturate first as load grows here (see ``bottleneck``).
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ def jmeter_run(
     warmup: float,
 ) -> dict[str, Any]:
     """One JMeter run while sampling CPU: throughput, percentiles and cores per process."""
+    jtl.unlink(missing_ok=True)  # JMeter appends to an existing results file
     with properties_file(props) as properties, jtl.with_suffix(".out").open("w") as console:
         process = subprocess.Popen(
             jmeter_argv(home, plan, jtl, properties),
@@ -157,8 +160,11 @@ def summary(samples: list[Sample], seconds: float) -> dict[str, Any]:
 
 
 def bottleneck(level: dict[str, Any], cpus: int) -> dict[str, Any]:
-    """What saturated first at one thread count (see the module's docstring for the rule)."""
-    cpu = level["system"]["cpu"]
+    """What saturated first at one thread count (see the module's docstring for the rule), and
+    what would as load grows, at the CPU per sample measured: each single-threaded process
+    fills its core at ``samples/s ÷ its cores``, the machine at ``CPUs × samples/s ÷ the cores
+    of the system and JMeter``; the lowest of these ceilings comes first."""
+    rps, cpu = level["system"]["rps"], level["system"]["cpu"]
     single = {n: c["busiest_process_cores"] for n, c in cpu.items() if n in SINGLE_CORE}
     name = max(single, key=single.__getitem__)
     busy = level["system"]["machine_busy_cores"]
@@ -169,11 +175,17 @@ def bottleneck(level: dict[str, Any], cpus: int) -> dict[str, Any]:
         kind, text = "machine", f"the machine's {cpus} CPUs ({busy:.2f} cores busy)"
     else:
         kind, text = "none", "no CPU saturated"
+    ceilings = {n: rps / cores for n, cores in single.items() if cores > 0}
+    ceilings[f"the {cpus} CPUs"] = cpus * rps / ours
+    first = min(ceilings, key=ceilings.__getitem__)
     return {
         "kind": kind,
         "process": name if kind == "process" else None,
+        "ceilings": ceilings,
+        "first": first,
         "statement": f"{text}; the system's processes and JMeter used {ours:.2f} cores, "
-        f"the busiest single-threaded one {name} {single[name]:.2f}",
+        f"the busiest single-threaded one {name} {single[name]:.2f}; at this CPU per sample "
+        f"{first} would fill first, at ≈ {ceilings[first]:.0f} samples/s",
     }
 
 
