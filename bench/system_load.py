@@ -178,14 +178,17 @@ def bottleneck(level: dict[str, Any], cpus: int) -> dict[str, Any]:
     ceilings = {n: rps / cores for n, cores in single.items() if cores > 0}
     ceilings[f"the {cpus} CPUs"] = cpus * rps / ours
     first = min(ceilings, key=ceilings.__getitem__)
+    projected = f"{first} would fill first, at ≈ {ceilings[first]:.0f} samples/s"
     return {
         "kind": kind,
         "process": name if kind == "process" else None,
+        "observed": text,
         "ceilings": ceilings,
         "first": first,
+        "projected": projected,
         "statement": f"{text}; the system's processes and JMeter used {ours:.2f} cores, "
         f"the busiest single-threaded one {name} {single[name]:.2f}; at this CPU per sample "
-        f"{first} would fill first, at ≈ {ceilings[first]:.0f} samples/s",
+        f"{projected}",
     }
 
 

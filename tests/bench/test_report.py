@@ -36,7 +36,7 @@ def _level(threads: int, bare: float, system: float, downloader_cores: float) ->
         "system": _side(system, 4.0)
         | {"samples": 10, "errors": 0, "seconds": 10.0, "cpu": cpu, "machine_busy_cores": 1.5},
         "ratio": system / bare,
-        "bottleneck": {"kind": "process", "process": "downloader", "statement": "downloader 97 %"},
+        "bottleneck": {"observed": "downloader 97 %", "projected": "downloader ≈ 310"},
     }
 
 
@@ -131,7 +131,7 @@ def test_render_tables_carry_the_figures(tmp_path: Path) -> None:
     sweep_row = "| 4 | 1000 | 500 | **0.50** | 1.0 / 2.0 / 3.0 | 3.0 / 6.0 / 9.0 | 1000 / 2000 |"
     assert sweep_row in lines
     (system,) = [line for line in lines if line.startswith("| 16 | 1200 | 300 | **0.25** |")]
-    assert "| 250 / 3233 | 1.50 | downloader 97 % |" in system
+    assert "| 250 / 3233 | 1.50 | downloader 97 % | downloader ≈ 310 |" in system
     assert "| downloader | 0.60 | 0.97 |" in lines
     assert "**Bottleneck at 16 threads: downloader at 97 % of one core.**" in lines
     assert "![perf-downloader-throughput](perf-downloader-throughput.svg)" in lines
