@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.plots import write_plots
+from bench.system_load import bottleneck
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
@@ -135,16 +136,18 @@ def _percentiles(figures: dict[str, float]) -> str:
     return " / ".join(f"{figures[key]:.1f}" for key in ("p50_ms", "p95_ms", "p99_ms"))
 
 
-def system_tables(figures: dict[str, Any]) -> list[str]:
-    """Throughput per thread count, then the CPU each process used, then the bottleneck."""
+def system_tables(figures: dict[str, Any], cpus: int) -> list[str]:
+    """Throughput per thread count, then the CPU each process used, then the bottleneck
+    (derived from the figures by the benchmark's own rule, so the wording can improve)."""
     levels = figures["levels"]
+    found = [bottleneck(level, cpus) for level in levels]
     rows = [
         "| JMeter threads | bare samples/s | system samples/s | **ratio** | system p50 / p95 / "
         "p99 ms | errors | CPU µs/sample bare / Downloader | machine busy (cores, everyone's) "
         "| saturated | at this CPU per sample |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for level in levels:
+    for level, saturated in zip(levels, found, strict=True):
         base, ours = level["bare"], level["system"]
         bare_cpu = base["cpu"]["bare"]["cores"] / base["rps"] * 1e6
         our_cpu = ours["cpu"]["downloader"]["cores"] / ours["rps"] * 1e6
@@ -152,7 +155,7 @@ def system_tables(figures: dict[str, Any]) -> list[str]:
             f"| {level['threads']} | {base['rps']:.0f} | {ours['rps']:.0f} "
             f"| **{level['ratio']:.2f}** | {_percentiles(ours)} | {ours['errors']} "
             f"| {bare_cpu:.0f} / {our_cpu:.0f} | {ours['machine_busy_cores']:.2f} "
-            f"| {level['bottleneck']['observed']} | {level['bottleneck']['projected']} |"
+            f"| {saturated['observed']} | {saturated['projected']} |"
         )
     names = sorted({name for level in levels for name in level["system"]["cpu"]})
     rows += [
@@ -166,8 +169,7 @@ def system_tables(figures: dict[str, Any]) -> list[str]:
     for name in names:
         cells = [level["system"]["cpu"].get(name, {}).get("cores", 0.0) for level in levels]
         rows.append(f"| {name} | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
-    top = figures["bottleneck"]
-    stated = f"**Bottleneck at {top['threads']} threads: {top['statement']}.**"
+    stated = f"**Bottleneck at {levels[-1]['threads']} threads: {found[-1]['statement']}.**"
     rows += ["", textwrap.fill(stated, WIDTH)]
     return rows
 
@@ -222,7 +224,7 @@ def render(results: dict[str, Any], plots: list[Path], doc: Path) -> str:
                 WIDTH,
             ),
             "",
-            *system_tables(figures["system_load"]),
+            *system_tables(figures["system_load"], m["cpus"]),
         ]
         lines += _images(links, "perf-system-throughput", "perf-system-cpu")
     return "\n".join(lines)

@@ -172,7 +172,11 @@ def bottleneck(level: dict[str, Any], cpus: int) -> dict[str, Any]:
     if single[name] >= SATURATED_CORE:
         kind, text = "process", f"{name} at {single[name]:.0%} of one core"
     elif busy >= SATURATED_MACHINE * cpus:
-        kind, text = "machine", f"the machine's {cpus} CPUs ({busy:.2f} cores busy)"
+        other = max(0.0, busy - ours)
+        kind, text = (
+            "machine",
+            f"the machine's {cpus} CPUs ({busy:.2f} cores busy, {other:.2f} by other work)",
+        )
     else:
         kind, text = "none", "no CPU saturated"
     ceilings = {n: rps / cores for n, cores in single.items() if cores > 0}

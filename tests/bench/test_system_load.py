@@ -49,9 +49,9 @@ def test_a_single_threaded_process_near_one_core_is_named_first() -> None:
 
 
 def test_otherwise_busy_cpus_or_nothing() -> None:
-    busy = bottleneck(_level(0.4, 0.5, 1.9), cpus=2)
+    busy = bottleneck(_level(0.4, 0.5, 1.9, jmeter=0.1), cpus=2)
     assert (busy["kind"], busy["process"]) == ("machine", None)
-    assert "2 CPUs (1.90 cores busy)" in busy["statement"]
+    assert "2 CPUs (1.90 cores busy, 0.90 by other work)" in busy["statement"]
     assert "redis 0.50" in busy["statement"]
     idle = bottleneck(_level(0.4, 0.1, 1.0, jmeter=0.1), cpus=2)
     assert idle["kind"] == "none"
