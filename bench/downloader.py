@@ -1,15 +1,18 @@
 """Benchmark of the Downloader's download endpoint against a bare FastAPI endpoint.
 
-    uv run python -m bench.downloader [--seconds 10] [--connections 64]
+    uv run python -m bench.downloader [--seconds 10] [--connections 64] [--sweep 1 4 16 64 256]
 
-Needs the devstack's Redis (``uv run fileserver dev up --only redis``): issued URLs are queued
-for Stats. Every server runs as uvicorn processes on loopback with the same settings (workers,
-no access log, keep-alive); the Downloader uses its embedded default, SQLite. Prints, for one
-and for two worker processes, requests/s and p99 latency of both and their ratio; then the
-overcommit count (accounts whose issued bytes passed their budget in a run that exhausts the
-pool: the goal is 0) and the pool utilisation of the Downloader against naive round robin.
-The server CPU time per request (all its processes and threads, from ``/proc``) is printed too:
-on a shared machine requests/s swing with other work, CPU per request much less.
+Needs the devstack's Redis (``uv run fileserver dev up --only redis``, on its configured port,
+``FILESERVER_DEV_PORT_REDIS``): issued URLs are queued for Stats. Every server runs as uvicorn
+processes on loopback with the same settings (workers, no access log, keep-alive); the
+Downloader uses its embedded default, SQLite. Prints, for one and for two worker processes,
+requests/s and p99 latency of both and their ratio at ``--connections``; then, for one worker,
+the same at every ``--sweep`` level of concurrency (throughput and p50/p95/p99 against
+concurrency, the data of docs/img/perf-downloader-*.svg); then the overcommit count (accounts
+whose issued bytes passed their budget in a run that exhausts the pool: the goal is 0) and the
+pool utilisation of the Downloader against naive round robin. The server CPU time per request
+(all its processes and threads, from ``/proc``) is printed too: on a shared machine requests/s
+swing with other work, CPU per request much less.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ import redis
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from bench.load import LoadResult, run_load
+from bench.proc import tree_cpu_seconds
+from fileserver.devstack.config import Ports
+from fileserver.devstack.servers import LOOPBACK
 from services.shared.events import (
     AccountState,
     Event,
@@ -40,19 +46,14 @@ from services.shared.events import (
     ReplicaInfo,
     ReplicaState,
 )
+from tests.utils.drive import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-internal-token-0123456789"  # noqa: S105 (a loopback benchmark's own token)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MB = 10**6
-REDIS_URL = "redis://127.0.0.1:63799/3"
-
-
-def _port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# The devstack's Redis wherever FILESERVER_DEV_PORT_REDIS puts it; database 3, which it flushes.
+REDIS_URL = f"redis://{LOOPBACK}:{Ports().redis}/3"
 
 
 class Server:
@@ -83,22 +84,11 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the server and its worker processes."""
-        ticks = 0
-        pending = [self.process.pid]
-        while pending:
-            pid = pending.pop()
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:  # exited meanwhile
-                continue
-            ticks += int(fields[11]) + int(fields[12])
-            pending += [int(child) for child in children]
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.process.pid)
 
 
 def bare(workers: int) -> Server:
-    port = _port()
+    port = free_port()
     argv = [
         sys.executable,
         "-m",
@@ -119,7 +109,7 @@ def bare(workers: int) -> Server:
 
 
 def downloader(workers: int, state: Path) -> Server:
-    port = _port()
+    port = free_port()
     env = {
         "FILESERVER_DOWNLOADER_PORT": str(port),
         "FILESERVER_DOWNLOADER_WORKERS": str(workers),
@@ -215,61 +205,117 @@ def utilisation(
     return issued
 
 
+def figures_of(result: LoadResult) -> dict[str, float]:
+    """One load run as the JSON figures (docs/performance.md's tables and plots read these)."""
+    return {
+        "rps": result.rps,
+        "p50_ms": result.percentile(0.5) * 1000,
+        "p95_ms": result.percentile(0.95) * 1000,
+        "p99_ms": result.percentile(0.99) * 1000,
+        "cpu_us_per_request": result.cpu_per_request * 1e6,
+    }
+
+
+def compare(
+    workers: int,
+    levels: list[int],
+    paths: list[str],
+    sizes: dict[str, int],
+    seconds: float,
+) -> dict[int, tuple[LoadResult, LoadResult]]:
+    """(bare, Downloader) at each concurrency level in the order given: each server is started
+    once and measured at every level in turn (warm-up included, as in ``load``)."""
+    base: dict[int, LoadResult] = {}
+    ours: dict[int, LoadResult] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = bare(workers)
+        try:
+            for connections in levels:
+                base[connections] = load(baseline, paths, connections, seconds)
+        finally:
+            baseline.stop()
+        server = downloader(workers, Path(tmp))
+        try:
+            budgets = {f"acct{n}": 10**15 for n in range(10)}
+            httpx.post(
+                f"{server.url}/internal/events",
+                json=catalog(budgets, sizes),
+                headers=AUTH,
+            ).raise_for_status()
+            for connections in levels:
+                ours[connections] = load(server, paths, connections, seconds)
+        finally:
+            server.stop()
+    return {c: (base[c], ours[c]) for c in levels}
+
+
+def print_rows(label: str, base: LoadResult, ours: LoadResult) -> None:
+    for name, result in (("bare FastAPI", base), ("Downloader", ours)):
+        p50, p99 = result.percentile(0.5) * 1000, result.percentile(0.99) * 1000
+        print(
+            f"| {label} | {name} | {result.rps:.0f} | {p50:.1f} | {p99:.1f} "
+            f"| {result.cpu_per_request * 1e6:.0f} | {dict(result.statuses)} |"
+        )
+    print(
+        f"| {label} | **ratio** | **{ours.rps / base.rps:.2f}** | | "
+        f"{ours.percentile(0.99) / base.percentile(0.99):.2f}× "
+        f"| {base.cpu_per_request / ours.cpu_per_request:.2f} | |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--sweep",
+        type=int,
+        nargs="*",
+        default=[1, 4, 16, 64, 256],
+        help="concurrency levels measured with one worker (none: no sweep)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
-    figures: dict[str, Any] = {"workers": {}}
+    figures: dict[str, Any] = {"connections": args.connections, "workers": {}}
     rng = random.Random(7)
     sizes = {f"file{n:02d}": rng.randint(1, 200) * MB for n in range(20)}
     paths = [f"/files/{rng.choice(list(sizes))}/download" for _ in range(1000)]
-    headers = {"Authorization": f"Bearer {TOKEN}"}
     queue = redis.Redis.from_url(REDIS_URL)
-    print("| workers | endpoint | requests/s | p50 ms | p99 ms | CPU µs/request | statuses |")
+    header = "| {} | endpoint | requests/s | p50 ms | p99 ms | CPU µs/request | statuses |"
+    print(header.format("workers"))
     print("| --- | --- | --- | --- | --- | --- | --- |")
     try:
+        sweep: dict[int, tuple[LoadResult, LoadResult]] = {}
         for workers in (1, 2):
-            with tempfile.TemporaryDirectory() as tmp:
-                baseline = bare(workers)
-                try:
-                    base = load(baseline, paths, args.connections, args.seconds)
-                finally:
-                    baseline.stop()
-                server = downloader(workers, Path(tmp))
-                try:
-                    budgets = {f"acct{n}": 10**15 for n in range(10)}
-                    httpx.post(
-                        f"{server.url}/internal/events",
-                        json=catalog(budgets, sizes),
-                        headers=headers,
-                    ).raise_for_status()
-                    ours = load(server, paths, args.connections, args.seconds)
-                finally:
-                    server.stop()
-            for name, result in (("bare FastAPI", base), ("Downloader", ours)):
-                p50, p99 = result.percentile(0.5) * 1000, result.percentile(0.99) * 1000
-                print(
-                    f"| {workers} | {name} | {result.rps:.0f} | {p50:.1f} | {p99:.1f} "
-                    f"| {result.cpu_per_request * 1e6:.0f} | {dict(result.statuses)} |"
-                )
+            # One worker also runs the sweep, on the same servers after the headline level,
+            # which is the sweep's own figure at that level.
+            extra = sorted(set(args.sweep) - {args.connections}) if workers == 1 else []
+            measured = compare(workers, [args.connections, *extra], paths, sizes, args.seconds)
+            base, ours = measured[args.connections]
+            print_rows(str(workers), base, ours)
             figures["workers"][str(workers)] = {
-                name: {
-                    "rps": result.rps,
-                    "p50_ms": result.percentile(0.5) * 1000,
-                    "p99_ms": result.percentile(0.99) * 1000,
-                    "cpu_us_per_request": result.cpu_per_request * 1e6,
-                }
-                for name, result in (("bare", base), ("downloader", ours))
-            } | {"ratio": ours.rps / base.rps}
-            print(
-                f"| {workers} | **ratio** | **{ours.rps / base.rps:.2f}** | | "
-                f"{ours.percentile(0.99) / base.percentile(0.99):.2f}× "
-                f"| {base.cpu_per_request / ours.cpu_per_request:.2f} | |"
-            )
+                "bare": figures_of(base),
+                "downloader": figures_of(ours),
+                "ratio": ours.rps / base.rps,
+            }
+            if workers == 1:
+                sweep = {c: measured[c] for c in sorted(set(args.sweep))}
+        if sweep:
+            print(f"\n{header.format('connections')} (1 worker)")
+            print("| --- | --- | --- | --- | --- | --- | --- |")
+            for connections, (base, ours) in sweep.items():
+                print_rows(str(connections), base, ours)
+        figures["sweep"] = [
+            {
+                "connections": connections,
+                "bare": figures_of(base),
+                "downloader": figures_of(ours),
+                "ratio": ours.rps / base.rps,
+            }
+            for connections, (base, ours) in sweep.items()
+        ]
 
         # Overcommit: two workers, budgets that run out during the run.
         with tempfile.TemporaryDirectory() as tmp:
@@ -277,7 +323,7 @@ def main() -> None:
             server = downloader(2, Path(tmp))
             try:
                 httpx.post(
-                    f"{server.url}/internal/events", json=catalog(budgets, sizes), headers=headers
+                    f"{server.url}/internal/events", json=catalog(budgets, sizes), headers=AUTH
                 ).raise_for_status()
                 result = load(server, paths, args.connections, args.seconds)
             finally:
@@ -298,7 +344,7 @@ def main() -> None:
             server = downloader(1, Path(tmp))
             try:
                 httpx.post(
-                    f"{server.url}/internal/events", json=catalog(budgets, small), headers=headers
+                    f"{server.url}/internal/events", json=catalog(budgets, small), headers=AUTH
                 ).raise_for_status()
                 ours_bytes = utilisation(server, budgets, small, requests)
             finally:

@@ -1,6 +1,6 @@
 """Every benchmark of bench/ in one run, with machine-readable results.
 
-    uv run python -m bench [--quick] [--output PATH] [--only NAME ...]
+    uv run python -m bench [--quick] [--output PATH] [--only NAME ...] [--write-docs]
 
 Each benchmark runs as its own process (as documented in docs/performance.md) with
 ``--json PATH``, and measures itself against a baseline in the same run, so every figure here
@@ -8,9 +8,12 @@ is a ratio to that baseline with the absolute numbers alongside. The results, wi
 description of the machine (CPU count and model, load average before and after, Python), go to
 ``.state/bench/results.json`` and to ``--output`` if given. ``--quick`` runs small sizes: it
 checks that everything still runs; only full runs are comparable with docs/performance.md.
+``--write-docs`` then rewrites the generated block of docs/performance.md and its plots
+(bench/report.py).
 
-Needs the devstack's Redis and FerretDB on their default ports; the ones not running are
-started, and stopped again at the end (``operator`` starts the kube-apiserver it needs itself).
+Needs the devstack's Redis and FerretDB on their configured ports (``FILESERVER_DEV_PORT_*``);
+the ones not running are started, and stopped again at the end (``operator`` starts the
+kube-apiserver it needs itself, ``system_load`` a private local system of its own).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.report import write_docs
 from fileserver.devstack.stack import Stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +67,13 @@ BENCHMARKS = (
         "a bare FastAPI endpoint on the same server settings (ratio: Downloader / baseline rps)",
         full=("--seconds", "10"),
         quick=("--seconds", "3"),
+    ),
+    Benchmark(
+        "system_load",
+        "JMeter on the bare FastAPI endpoint at the same thread count "
+        "(ratio: system / baseline samples/s at the most threads)",
+        full=("--threads", "1", "4", "16", "64", "--seconds", "30"),
+        quick=("--threads", "4", "16", "--seconds", "10"),
     ),
     Benchmark(
         "operator",
@@ -147,6 +158,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a check, not a run")
     parser.add_argument("--output", type=Path, help="also write the results here")
     parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHMARKS])
+    parser.add_argument(
+        "--write-docs", action="store_true", help="rewrite docs/performance.md's generated block"
+    )
     args = parser.parse_args()
     stack = Stack(cluster=False)
     results_dir = stack.settings.state_dir / "bench"
@@ -177,6 +191,9 @@ def main() -> int:
         if path is not None:
             path.write_text(text + "\n")
             print(f"results: {path}")
+    if args.write_docs:
+        for path in write_docs(results):
+            print(f"wrote {path}")
     return 1 if any(o["status"] == "failed" for o in outcomes.values()) else 0
 
 

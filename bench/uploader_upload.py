@@ -41,6 +41,9 @@ from gridfs import AsyncGridFSBucket
 from pymongo import AsyncMongoClient
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from fileserver.devstack.config import Ports
+from fileserver.devstack.servers import LOOPBACK
+
 MiB = 1024 * 1024
 BLOCK = os.urandom(MiB)
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -160,8 +163,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=2048)
     parser.add_argument("--chunk-mib", type=int, default=1, help="GridFS chunk size")
-    parser.add_argument("--mongo-url", default="mongodb://127.0.0.1:27018/")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:63799/3")
+    ports = Ports()  # the devstack's, wherever FILESERVER_DEV_PORT_* puts them
+    parser.add_argument("--mongo-url", default=f"mongodb://{LOOPBACK}:{ports.ferretdb}/")
+    parser.add_argument("--redis-url", default=f"redis://{LOOPBACK}:{ports.redis}/3")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     size, chunk = args.size_mib * MiB, args.chunk_mib * MiB

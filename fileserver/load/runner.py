@@ -106,36 +106,49 @@ def run_plans(
     """Run ``names`` one after the other; results under ``out/<plan>.jtl`` (+ ``-report/``)."""
     home = ensure_jmeter(system.stack.versions, system.stack.settings.cache_dir)
     out.mkdir(parents=True, exist_ok=True)
-    props = system_properties(system) | settings.properties()
-    fd, secret_file = tempfile.mkstemp(prefix="fileserver-load-", suffix=".properties")
+    with properties_file(system_properties(system) | settings.properties()) as props:
+        return [_run(home, name, out, props, report=report) for name in names]
+
+
+@contextlib.contextmanager
+def properties_file(props: dict[str, str]) -> Iterator[Path]:
+    """JMeter's ``-q`` file holding ``props`` (tokens among them), deleted on exit."""
+    fd, name = tempfile.mkstemp(prefix="fileserver-load-", suffix=".properties")
     try:
         with os.fdopen(fd, "w") as fh:  # mkstemp: mode 0600
             fh.writelines(f"{key}={value}\n" for key, value in props.items())
-        return [_run(home, name, out, Path(secret_file), report=report) for name in names]
+        yield Path(name)
     finally:
-        Path(secret_file).unlink()
+        Path(name).unlink()
 
 
-def _run(home: Path, name: str, out: Path, properties: Path, *, report: bool) -> PlanRun:
-    jtl = out / f"{name}.jtl"
-    dashboard = out / f"{name}-report" if report else None
-    argv = [
+def jmeter_argv(
+    home: Path, plan: Path, jtl: Path, properties: Path, dashboard: Path | None = None
+) -> list[str]:
+    """JMeter in non-GUI mode on ``plan``: samples to ``jtl`` (CSV), its log beside it."""
+    return [
         "java",
         *JVM_OPTIONS,
         "-jar",
         str(home / "bin" / "ApacheJMeter.jar"),
         "-n",
         "-t",
-        str(PLANS_DIR / f"{name}.jmx"),
+        str(plan),
         "-l",
         str(jtl),
         "-j",
-        str(out / f"{name}.log"),
+        str(jtl.with_suffix(".log")),
         "-q",
         str(properties),
         "-Jjmeter.save.saveservice.output_format=csv",
         *(["-e", "-o", str(dashboard)] if dashboard else []),
     ]
+
+
+def _run(home: Path, name: str, out: Path, properties: Path, *, report: bool) -> PlanRun:
+    jtl = out / f"{name}.jtl"
+    dashboard = out / f"{name}-report" if report else None
+    argv = jmeter_argv(home, PLANS_DIR / f"{name}.jmx", jtl, properties, dashboard)
     with stage(f"plan {name}"), (out / f"{name}.out").open("w") as console_log:
         code = subprocess.call(argv, stdout=console_log, stderr=subprocess.STDOUT, cwd=out)
     if not jtl.exists():
