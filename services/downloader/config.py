@@ -71,6 +71,12 @@ class Settings(RequestLimitSettings):
         default=30.0, gt=0, description="re-queue a stats batch not applied after this long"
     )
     relay_interval_seconds: float = Field(default=5.0, gt=0)
+    stats_window_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="group commits within this long form one stats batch (0: one per commit)",
+    )
+    stats_batch_max: int = Field(default=4096, ge=1, description="issued URLs per stats batch")
 
     @field_validator("admin_token", "internal_token")
     @classmethod
@@ -97,6 +103,17 @@ class Settings(RequestLimitSettings):
         if value and not value.startswith(("postgresql", "postgres://", "sqlite")):
             raise ValueError("database_url must be a postgresql:// or sqlite:/// DSN")
         return value
+
+    @model_validator(mode="after")
+    def _window_before_relay(self) -> Settings:
+        # A stats batch accepts commits for half of relay_after_seconds (so the relay never
+        # reads one that can still grow); its window must close well before that.
+        if self.stats_window_seconds * 4 > self.relay_after_seconds:
+            raise ValueError(
+                "stats_window_seconds must be at most a quarter of relay_after_seconds "
+                f"({self.stats_window_seconds} > {self.relay_after_seconds} / 4)"
+            )
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -442,14 +442,42 @@ class IssueRow:
     offset: int
 
 
+@dataclass(frozen=True)
+class StatsBatchTarget:
+    """Which stats batch a group commit's rows join.
+
+    ``batch_id`` was created by an earlier commit of this process when ``append``; the rows join
+    it only while it is younger than ``max_age`` (checked under the write lock with the clock
+    read then), otherwise they start ``spare_id``. The relay re-reads a batch only once it is
+    older than twice that, so it never queues a batch that can still grow.
+    """
+
+    batch_id: uuid.UUID
+    append: bool
+    spare_id: uuid.UUID
+    max_age: timedelta
+
+
+_BATCH_CREATED = select(_col(StatsBatchRecord, "created_at")).where(
+    _col(StatsBatchRecord, "id") == bindparam("id"),
+    _col(StatsBatchRecord, "applied_at").is_(None),
+)
+
+
 def store_issues(
-    conn: Connection, *, batch_id: uuid.UUID, now: datetime, rows: Sequence[IssueRow]
-) -> set[uuid.UUID | None]:
+    conn: Connection,
+    *,
+    target: StatsBatchTarget,
+    clock: Callable[[], datetime],
+    rows: Sequence[IssueRow],
+) -> tuple[set[uuid.UUID | None], uuid.UUID]:
     """Charge each lease its rows' bytes and store the rows whose lease accepted the charge.
 
     A lease accepts only while it is open and within its grant; returns the accepted lease ids
-    (``None`` stands for rows charged to no lease: zero-byte requests).
+    (``None`` stands for rows charged to no lease: zero-byte requests) and the stats batch the
+    stored rows joined (see :class:`StatsBatchTarget`).
     """
+    now = clock()
     usage: dict[uuid.UUID, int] = {}
     for row in rows:
         if row.lease_id is not None:
@@ -472,8 +500,16 @@ def store_issues(
                 ],
             )
     kept = [row for row in rows if row.lease_id in accepted]
+    batch_id = target.batch_id
     if kept:
-        conn.execute(_NEW_BATCH, {"id": batch_id, "created_at": now})
+        created = None
+        if target.append:
+            created = conn.execute(_BATCH_CREATED, {"id": batch_id}).scalar_one_or_none()
+            if created is not None and now - _aware(created) > target.max_age:
+                created = None
+        if created is None:
+            batch_id = target.spare_id if target.append else batch_id
+            conn.execute(_NEW_BATCH, {"id": batch_id, "created_at": now})
         sql, convert = _issue_insert(conn.dialect)
         as_id, as_batch, _, _, as_lease, as_day, _, _, as_time = convert
         # The batch, the day and the few leases are the same for many rows: converted once.
@@ -503,7 +539,12 @@ def store_issues(
                 )
             )
         conn.exec_driver_sql(sql, params)
-    return accepted
+    return accepted, batch_id
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite gives datetimes back without their (UTC) zone."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 ISSUE_COLUMNS = (

@@ -15,7 +15,7 @@ from services.downloader import repository
 from services.downloader.config import Settings
 from services.downloader.db import make_engine, make_sessionmaker, migrate
 from services.downloader.leases import BudgetLedger
-from services.downloader.repository import IssueRow
+from services.downloader.repository import IssueRow, StatsBatchTarget
 from services.downloader.writer import Writer
 from services.shared.stats import IssuedUrl
 from tests.utils.downloader import MB
@@ -77,8 +77,56 @@ async def test_a_refused_process_reclaims_an_idle_peer_lease(
     )
     store = partial(
         repository.store_issues,
-        batch_id=uuid.uuid4(),
-        now=T0 + timedelta(seconds=2),
+        target=new_batch(),
+        clock=lambda: T0 + timedelta(seconds=2),
         rows=[IssueRow(issued, held, 0)],
     )
-    assert held not in await writer.run(store)
+    accepted, _ = await writer.run(store)
+    assert held not in accepted
+
+
+def new_batch(batch_id: uuid.UUID | None = None, *, append: bool = False) -> StatsBatchTarget:
+    """Rows that start a stats batch (or join ``batch_id`` while it is under a minute old)."""
+    return StatsBatchTarget(
+        batch_id=batch_id or uuid.uuid4(),
+        append=append,
+        spare_id=uuid.uuid4(),
+        max_age=timedelta(minutes=1),
+    )
+
+
+async def test_commits_join_a_stats_batch_only_while_it_is_young(
+    ledgers: tuple[BudgetLedger, BudgetLedger, Writer], any_db_settings: Settings
+) -> None:
+    """The relay reads a batch once it is old: a batch that old never takes more rows."""
+    first, _, writer = ledgers
+
+    async def store(target: StatsBatchTarget, at: datetime) -> uuid.UUID:
+        lease = await _allocate(first, 1000, at)
+        issued = IssuedUrl(
+            id=uuid.uuid4(), file_id="f", account_id="acct", bytes=1000, day=DAY, issued_at=at
+        )
+        store = partial(
+            repository.store_issues,
+            target=target,
+            clock=lambda: at,
+            rows=[IssueRow(issued, lease, 0)],
+        )
+        accepted, batch_id = await writer.run(store)
+        assert lease in accepted
+        return batch_id
+
+    opened = new_batch()
+    assert await store(opened, T0) == opened.batch_id
+    joined = new_batch(opened.batch_id, append=True)
+    assert await store(joined, T0 + timedelta(seconds=59)) == opened.batch_id
+    late = new_batch(opened.batch_id, append=True)
+    assert await store(late, T0 + timedelta(seconds=61)) == late.spare_id
+    engine = make_engine(any_db_settings)  # the same database as the ledgers'
+    try:
+        async with make_sessionmaker(engine)() as session:
+            first_rows = await repository.batch_issues(session, opened.batch_id)
+            late_rows = await repository.batch_issues(session, late.spare_id)
+    finally:
+        await engine.dispose()
+    assert (len(first_rows), len(late_rows)) == (2, 1)
