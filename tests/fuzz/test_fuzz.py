@@ -21,10 +21,19 @@ from tests.utils.uploader import LiveUploader
 pytestmark = pytest.mark.integration
 
 
-def _check(run: harness.FuzzRun) -> None:
+def _check(run: harness.FuzzRun, *, errors_documented: bool = True) -> None:
+    """No check failed; and, where the service declares its errors, every 4xx is declared.
+
+    The Drive emulator answers with Drive's error bodies, which its OpenAPI does not describe:
+    its undocumented 4xx are tallied (docs/security.md, "Fuzzing"), not failed.
+    """
     print(run.summary())
     assert run.cases > 0
     assert not run.failures, run.report()
+    if errors_documented:
+        assert not run.undocumented, "4xx answers missing from the OpenAPI: " + "; ".join(
+            f"{operation} {sorted(codes)}" for operation, codes in sorted(run.undocumented.items())
+        )
 
 
 async def test_uploader(uploader: LiveUploader) -> None:
@@ -76,4 +85,5 @@ async def test_drive_emulator(emulator_app: LiveApp) -> None:
     # would make every later answer an injected failure.
     skip = [("PUT", "/_emulator/faults")]
     passes = (credentials, harness.no_credentials)
-    _check(await harness.run("drive-emulator", emulator_client, schema, passes=passes, skip=skip))
+    run = await harness.run("drive-emulator", emulator_client, schema, passes=passes, skip=skip)
+    _check(run, errors_documented=False)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from services.downloader import service
 from services.downloader.runtime import Runtime
 from services.downloader.schemas import DownloadTicket
+from services.shared.openapi import errors
 
 router = APIRouter(prefix="/files", tags=["downloads"])
 
@@ -88,10 +89,12 @@ def _params(request: Request) -> DownloadParams:
     response_model=DownloadTicket,
     responses={
         302: {"description": "redirect=true: the download URL in Location"},
-        404: {"description": "unknown file"},
-        409: {"description": "file not uploaded yet"},
-        416: {"description": "offset or range beyond the file"},
-        503: {"description": "no account has budget for it today (see Retry-After)"},
+        **errors(
+            _404="unknown file",
+            _409="file not uploaded yet",
+            _416="offset or range beyond the file",
+            _503="no account has budget for it today (see Retry-After)",
+        ),
     },
     openapi_extra={"parameters": _openapi_parameters()},
 )

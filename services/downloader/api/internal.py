@@ -10,9 +10,15 @@ from services.downloader import service
 from services.downloader.deps import RuntimeDep, SessionDep, require_internal
 from services.downloader.schemas import CatalogKind, CatalogPage
 from services.shared.events import EventBatch, EventBatchResult
+from services.shared.openapi import errors
 from services.shared.stats import StatsBatch, StatsBatchResult
 
-router = APIRouter(prefix="/internal", tags=["internal"], dependencies=[Depends(require_internal)])
+router = APIRouter(
+    prefix="/internal",
+    tags=["internal"],
+    dependencies=[Depends(require_internal)],
+    responses=errors(401),
+)
 
 
 @router.post("/events", response_model=EventBatchResult)

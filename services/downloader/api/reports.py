@@ -20,8 +20,9 @@ from services.downloader.schemas import (
     Report,
     ReportFormat,
 )
+from services.shared.openapi import errors
 
-router = APIRouter(tags=["reports"], dependencies=[Depends(require_admin)])
+router = APIRouter(tags=["reports"], dependencies=[Depends(require_admin)], responses=errors(401))
 
 FILE_SORT = "|".join(rf"-?{c}" for c in repository.FILE_SORTS)
 ACCOUNT_SORT = "|".join(rf"-?{c}" for c in repository.ACCOUNT_SORTS)
@@ -35,13 +36,19 @@ CSV: dict[int | str, dict[str, Any]] = {
 Format = Annotated[ReportFormat, Query(alias="format")]
 
 
-@router.get("/files/{file_id}/stats", response_model=FileFigures)
+@router.get(
+    "/files/{file_id}/stats", response_model=FileFigures, responses=errors(_404="unknown file")
+)
 async def file_stats(session: SessionDep, today: TodayDep, file_id: str) -> FileFigures:
     """Downloads, MB today and MB in total of one file."""
     return await service.file_figures(session=session, file_id=file_id, day=today)
 
 
-@router.get("/accounts/{account_id}/stats", response_model=AccountFigures)
+@router.get(
+    "/accounts/{account_id}/stats",
+    response_model=AccountFigures,
+    responses=errors(_404="unknown account"),
+)
 async def account_stats(session: SessionDep, today: TodayDep, account_id: str) -> AccountFigures:
     """Downloads, MB today, MB in total and budget left today of one account."""
     return await service.account_figures(session=session, account_id=account_id, day=today)
