@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, status
 
+from services.shared.openapi import errors
 from services.uploader import service
 from services.uploader.deps import AccountDep, DrivesDep, JobsDep, VaultDep, require_admin
 from services.uploader.schemas import (
@@ -17,7 +18,12 @@ from services.uploader.schemas import (
     Page,
 )
 
-router = APIRouter(prefix="/accounts", tags=["accounts"], dependencies=[Depends(require_admin)])
+router = APIRouter(
+    prefix="/accounts",
+    tags=["accounts"],
+    dependencies=[Depends(require_admin)],
+    responses=errors(401),
+)
 
 ManagerHeader = Annotated[
     str | None,
@@ -28,7 +34,12 @@ ManagerHeader = Annotated[
 ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=AccountRead)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AccountRead,
+    responses=errors(400, _409="an account with this email exists already"),
+)
 async def create_account(data: AccountCreate, vault: VaultDep, jobs: JobsDep) -> AccountRead:
     """Register a Drive account; its credentials are stored encrypted."""
     account = await service.create_account(data=data, vault=vault, jobs=jobs)
@@ -45,13 +56,21 @@ async def list_accounts(
     return await service.list_accounts(offset=offset, limit=limit, email=email)
 
 
-@router.get("/{account_id}", response_model=AccountRead)
+@router.get("/{account_id}", response_model=AccountRead, responses=errors(_404="unknown account"))
 async def get_account(account: AccountDep) -> AccountRead:
     """One account."""
     return await service.account_read(account)
 
 
-@router.patch("/{account_id}", response_model=AccountRead)
+@router.patch(
+    "/{account_id}",
+    response_model=AccountRead,
+    responses=errors(
+        400,
+        _404="unknown account",
+        _409="managed by someone else, being deleted, or the email is taken",
+    ),
+)
 async def update_account(
     account_id: str,
     data: AccountUpdate,
@@ -66,7 +85,12 @@ async def update_account(
     return await service.account_read(account)
 
 
-@router.delete("/{account_id}", status_code=status.HTTP_202_ACCEPTED, response_model=AccountRead)
+@router.delete(
+    "/{account_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=AccountRead,
+    responses=errors(_404="unknown account", _409="managed by someone else"),
+)
 async def delete_account(
     account_id: str, jobs: JobsDep, manager: ManagerHeader = None
 ) -> AccountRead:
@@ -75,7 +99,11 @@ async def delete_account(
     return await service.account_read(account)
 
 
-@router.post("/{account_id}:check", response_model=AccountCheck)
+@router.post(
+    "/{account_id}:check",
+    response_model=AccountCheck,
+    responses=errors(_404="unknown account", _503="Drive did not answer usably; try later"),
+)
 async def check_account(account_id: str, drives: DrivesDep, jobs: JobsDep) -> AccountCheck:
     """Try the stored credentials with one cheap Drive call; 503 when Drive cannot tell."""
     return await service.check_account(account_id=account_id, drives=drives, jobs=jobs)

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from pydantic import AwareDatetime
 
 from services.shared.events import FileStatus
+from services.shared.openapi import errors
 from services.uploader import batch, repository, service
 from services.uploader.deps import FileDep, JobsDep, SettingsDep, StagingDep, require_admin
 from services.uploader.schemas import BatchRead, FileRead, FileSort, FileUpdate, Page, Sha256
 
 router = APIRouter(prefix="/files", tags=["files"])
+UNKNOWN = "no such file (or deleted)"
 
 RAW_BODY: dict[str, Any] = {
     "requestBody": {
@@ -45,6 +47,7 @@ MULTIPART_BODY: dict[str, Any] = {
     response_model=FileRead,
     dependencies=[Depends(require_admin)],
     openapi_extra=RAW_BODY,
+    responses=errors(401, 413),
 )
 async def upload_file(
     request: Request,
@@ -76,6 +79,7 @@ async def upload_file(
     response_model=BatchRead,
     dependencies=[Depends(require_admin)],
     openapi_extra=MULTIPART_BODY,
+    responses=errors(401, 413),
 )
 async def upload_batch(
     request: Request,
@@ -123,13 +127,18 @@ async def list_files(
     return Page(items=[FileRead.of(f) for f in items], total=total, offset=offset, limit=limit)
 
 
-@router.get("/{file_id}", response_model=FileRead)
+@router.get("/{file_id}", response_model=FileRead, responses=errors(_404=UNKNOWN))
 async def get_file(file: FileDep) -> FileRead:
     """One file with its replicas."""
     return FileRead.of(file)
 
 
-@router.patch("/{file_id}", response_model=FileRead, dependencies=[Depends(require_admin)])
+@router.patch(
+    "/{file_id}",
+    response_model=FileRead,
+    dependencies=[Depends(require_admin)],
+    responses=errors(400, 401, _404=UNKNOWN, _409="being deleted, or changed meanwhile"),
+)
 async def update_file(file_id: str, data: FileUpdate, jobs: JobsDep) -> FileRead:
     """Rename, fix the content type, or ask for a number of replicas."""
     return FileRead.of(await service.update_file(file_id=file_id, data=data, jobs=jobs))
@@ -140,6 +149,7 @@ async def update_file(file_id: str, data: FileUpdate, jobs: JobsDep) -> FileRead
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FileRead,
     dependencies=[Depends(require_admin)],
+    responses=errors(401, _404=UNKNOWN),
 )
 async def delete_file(file_id: str, jobs: JobsDep) -> FileRead:
     """Delete a file: out of the Downloader's choices first, then off every account."""
@@ -151,6 +161,7 @@ async def delete_file(file_id: str, jobs: JobsDep) -> FileRead:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FileRead,
     dependencies=[Depends(require_admin)],
+    responses=errors(401, _404=UNKNOWN, _409="being deleted, or changed meanwhile"),
 )
 async def retry_file(file_id: str, jobs: JobsDep) -> FileRead:
     """Retry a failed file's replication with a fresh attempt budget."""
