@@ -32,6 +32,7 @@ def compare(snapshot: Snapshot, truth: Truth | None = None) -> CheckResult:
         *_drive(snapshot),
         *_catalog(snapshot),
         *_budgets(snapshot),
+        *(_acknowledged(snapshot, truth) if truth is not None else ()),
         *(_stats(snapshot, truth) if truth is not None else ()),
     ]
     return CheckResult(tuple(found), snapshot.sizes())
@@ -123,6 +124,20 @@ def _budgets(snapshot: Snapshot) -> Iterator[Discrepancy]:
                 Kind.OVER_BUDGET,
                 f"account:{account_id}",
                 f"{usage.issued_today} bytes issued today, budget {usage.daily_budget_bytes}",
+            )
+
+
+def _acknowledged(snapshot: Snapshot, truth: Truth) -> Iterator[Discrepancy]:
+    """What clients were told: an accepted upload stays, an accepted deletion happens."""
+    live = {f.id: f.status for f in snapshot.uploader_files}
+    for file_id in sorted(truth.kept - live.keys()):
+        yield Discrepancy(Kind.LOST_FILE, f"file:{file_id}", "upload acknowledged, file gone")
+    for file_id in sorted(truth.deleted & live.keys()):
+        if live[file_id] != FileStatus.DELETING.value:  # that one is reported unsettled
+            yield Discrepancy(
+                Kind.UNSETTLED_FILE,
+                f"file:{file_id}",
+                f"deletion acknowledged, yet {live[file_id]}",
             )
 
 

@@ -86,6 +86,8 @@ class Truth:
     files: dict[str, Figures] = field(default_factory=dict)
     accounts: dict[str, Figures] = field(default_factory=dict)
     unsure: dict[str, Figures] = field(default_factory=dict)
+    kept: frozenset[str] = frozenset()  # uploads acknowledged and never deleted: must be live
+    deleted: frozenset[str] = frozenset()  # deletions acknowledged: must be gone
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Truth:
@@ -96,6 +98,8 @@ class Truth:
             figures(data.get("files", {})),
             figures(data.get("accounts", {})),
             figures(data.get("unsure", {})),
+            frozenset(data.get("kept", ())),
+            frozenset(data.get("deleted", ())),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -103,6 +107,8 @@ class Truth:
             "files": {k: asdict(v) for k, v in sorted(self.files.items())},
             "accounts": {k: asdict(v) for k, v in sorted(self.accounts.items())},
             "unsure": {k: asdict(v) for k, v in sorted(self.unsure.items())},
+            "kept": sorted(self.kept),
+            "deleted": sorted(self.deleted),
         }
 
 

@@ -129,5 +129,15 @@ def test_unsure_requests_allow_that_much_more_never_less() -> None:
     assert kinds(HEALTHY, too_many) == [Kind.STATS, Kind.STATS]
 
 
+def test_what_clients_were_told_must_hold() -> None:
+    promised = dataclasses.replace(TRUTH, kept=frozenset({"f1", "f9"}), deleted=frozenset({"f1"}))
+    found = compare(HEALTHY, promised).discrepancies
+    assert [(d.kind, d.subject, d.detail) for d in found] == [
+        (Kind.LOST_FILE, "file:f9", "upload acknowledged, file gone"),
+        (Kind.UNSETTLED_FILE, "file:f1", "deletion acknowledged, yet uploaded"),
+    ]
+
+
 def test_truth_round_trips_through_json() -> None:
-    assert Truth.from_json(TRUTH.to_json()) == TRUTH
+    promised = dataclasses.replace(TRUTH, kept=frozenset({"f1"}), deleted=frozenset({"f0"}))
+    assert Truth.from_json(promised.to_json()) == promised
