@@ -351,6 +351,10 @@ async def campaign(
     )
     result = outcome.result
     by_kind = result.by_kind()
+    print(f"chaos: {'converged' if result.consistent else 'NOT converged'} after ", end="")
+    print(f"{outcome.seconds:.1f} s ({outcome.checks} checks)")
+    for item in result.discrepancies[:30]:
+        print(f"  {item.kind.value:<20} {item.subject}  {item.detail}")
     return {
         "seed": seed,
         "seconds": seconds,

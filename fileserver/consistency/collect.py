@@ -163,7 +163,7 @@ def _drive(emulator: httpx.Client, accounts: list[AccountRead]) -> dict[str, tup
     for account in accounts:
         drive_id = by_email.get(account.email)
         listed = _get(emulator, f"/_emulator/accounts/{drive_id}/files") if drive_id else []
-        held[account.id] = tuple(DriveFile(f["id"], f["size"]) for f in listed)
+        held[account.id] = tuple(DriveFile(f["id"], f["size"], f["name"]) for f in listed)
     return held
 
 

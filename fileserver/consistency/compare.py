@@ -40,6 +40,7 @@ def compare(snapshot: Snapshot, truth: Truth | None = None) -> CheckResult:
 
 def _drive(snapshot: Snapshot) -> Iterator[Discrepancy]:
     held = {account: {f.id: f.size for f in files} for account, files in snapshot.drive.items()}
+    names = {f.id: f.name for files in snapshot.drive.values() for f in files}
     referenced: set[tuple[str, str]] = set()
     for file in snapshot.uploader_files:
         subject = f"file:{file.id}"
@@ -70,7 +71,7 @@ def _drive(snapshot: Snapshot) -> Iterator[Discrepancy]:
                 yield Discrepancy(
                     Kind.ORPHAN_DRIVE_FILE,
                     f"drive:{account}/{drive_id}",
-                    "on Drive, but no replica of a live file refers to it",
+                    f"{names[drive_id]!r} on Drive, but no replica of a live file refers to it",
                 )
 
 

@@ -53,6 +53,7 @@ class DriveFile:
 
     id: str
     size: int
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,13 @@ def test_one_missing_or_truncated_copy_is_not_a_lost_file() -> None:
 
 
 def test_a_drive_file_no_replica_refers_to_is_an_orphan() -> None:
-    extra = {"a": (DriveFile("da", 10), DriveFile("stray", 5)), "b": (DriveFile("db", 10),)}
+    extra = {
+        "a": (DriveFile("da", 10), DriveFile("stray", 5, "x.bin")),
+        "b": (DriveFile("db", 10),),
+    }
     found = compare(dataclasses.replace(HEALTHY, drive=extra), TRUTH).discrepancies
     assert [(d.kind, d.subject) for d in found] == [(Kind.ORPHAN_DRIVE_FILE, "drive:a/stray")]
+    assert found[0].detail.startswith("'x.bin' on Drive")
 
 
 def test_a_removing_replica_still_owns_its_drive_file_but_the_file_is_unsettled() -> None:
