@@ -51,7 +51,13 @@ DRIVE_RULES: dict[str, dict[str, Any]] = {
     "drive:429": {"kind": "tooManyRequests", "rate": 0.3},
     "drive:500": {"kind": "backendError", "rate": 0.3},
     "drive:503": {"kind": "serviceUnavailable", "rate": 0.3},
-    "drive:quota": {"kind": "storageQuotaExceeded", "rate": 0.3},
+    # Drive refuses storage only to what creates files (uploads); never to a delete.
+    "drive:quota": {
+        "kind": "storageQuotaExceeded",
+        "rate": 0.3,
+        "method": "POST",
+        "path_prefix": "/upload/",
+    },
     "drive:drop": {"kind": "drop", "rate": 0.3, "after_bytes": 512},
 }
 LATENCY_MS = 300
