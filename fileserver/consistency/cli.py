@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fileserver.consistency.check import wait_converged
 from fileserver.consistency.collect import CollectError, Endpoints
@@ -49,10 +50,11 @@ def check_consistency(
     raise typer.Exit(0 if result.consistent else 1)
 
 
-def table(result: CheckResult) -> Table:
+def table(result: CheckResult) -> Table | Text:
+    """One row per discrepancy, titled with what was compared; one line when there is none."""
     sizes = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in result.sizes.items())
     if result.consistent:
-        return Table(title=f"consistent: {sizes}", show_header=False)
+        return Text(f"consistent: {sizes}", style="green")
     shown = Table(title=f"{len(result.discrepancies)} discrepancies ({sizes})")
     for column in ("kind", "subject", "detail"):
         shown.add_column(column, overflow="fold")
