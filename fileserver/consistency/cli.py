@@ -15,6 +15,7 @@ from rich.text import Text
 from fileserver.consistency.check import wait_converged
 from fileserver.consistency.collect import CollectError, Endpoints
 from fileserver.consistency.model import CheckResult, Truth
+from fileserver.devstack.config import DevstackSettings
 from fileserver.system.system import LocalSystem
 
 UNREADABLE = 2
@@ -37,6 +38,10 @@ def check_consistency(
 ) -> None:
     """Compare the local system's sides; exit 0 if consistent, 1 if not, 2 if a side is down."""
     expected = Truth.from_json(json.loads(truth.read_text())) if truth else None
+    state_dir = DevstackSettings().state_dir
+    if not (state_dir / "system" / "secrets.json").is_file():  # LocalSystem() would make one
+        Console(stderr=True).print(f"[red]no local system in {state_dir}:[/red] run fileserver up")
+        raise typer.Exit(UNREADABLE)
     try:
         outcome = wait_converged(Endpoints.of(LocalSystem()), expected, within=wait)
     except CollectError as exc:
