@@ -40,12 +40,14 @@ def check_consistency(
     expected = Truth.from_json(json.loads(truth.read_text())) if truth else None
     state_dir = DevstackSettings().state_dir
     if not (state_dir / "system" / "secrets.json").is_file():  # LocalSystem() would make one
-        Console(stderr=True).print(f"[red]no local system in {state_dir}:[/red] run fileserver up")
+        Console(stderr=True, soft_wrap=True).print(
+            f"[red]no local system in {state_dir}:[/red] run fileserver up"
+        )
         raise typer.Exit(UNREADABLE)
     try:
         outcome = wait_converged(Endpoints.of(LocalSystem()), expected, within=wait)
     except CollectError as exc:
-        Console(stderr=True).print(f"[red]cannot read a side:[/red] {exc}")
+        Console(stderr=True, soft_wrap=True).print(f"[red]cannot read a side:[/red] {exc}")
         raise typer.Exit(UNREADABLE) from exc
     result = outcome.result
     if as_json:
