@@ -70,10 +70,11 @@ FAULT_KINDS = (
     "replay:events",
 )
 ACCOUNTS = 3
-JOB_TIMEOUT = {"FILESERVER_UPLOADER_JOB_TIMEOUT_SECONDS": "60"}
+JOB_TIMEOUT = {"FILESERVER_UPLOADER_JOB_TIMEOUT_SECONDS": "180"}
 """arq lets a killed worker's job run again only after the longest job timeout (+10 s); the
 default 3600 s would hold any job a kill interrupts for an hour (docs/reliability.md, finding
-1). The campaign's files are small: every job takes seconds."""
+2). The campaign's files are small, but the periodic sweep over a few hundred files took more
+than 60 s on the loaded test machine (timed out at 60 s, and nothing converged)."""
 RESULTS = PROJECT_ROOT / ".state" / "bench" / "chaos.json"
 DOC = PROJECT_ROOT / "docs" / "reliability.md"
 BEGIN, END = "<!-- chaos:begin -->", "<!-- chaos:end -->"
@@ -321,7 +322,7 @@ async def campaign(
     *,
     seed: int,
     seconds: float,
-    converge_within: float = 180,
+    converge_within: float = 420,
     max_requests: int = 100_000,
 ) -> dict[str, Any]:
     """Run load and faults on a system that is up with its demo accounts; the figures."""
@@ -467,7 +468,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
     parser.add_argument("--seconds", type=float, default=300, help="load duration at least")
-    parser.add_argument("--converge-within", type=float, default=300)
+    parser.add_argument("--converge-within", type=float, default=420)
     parser.add_argument("--max-requests", type=int, default=100_000)
     parser.add_argument("--budget-bytes", type=int, default=20_000_000, help="per account, daily")
     parser.add_argument("--json", type=Path, default=RESULTS)

@@ -43,7 +43,7 @@ def test_a_fresh_system_is_consistent(system: PrivateSystem) -> None:
 
 
 async def test_the_system_converges_after_a_seeded_fault_campaign(system: PrivateSystem) -> None:
-    result = await campaign(system.local_system(), seed=SEED, seconds=30, converge_within=150)
+    result = await campaign(system.local_system(), seed=SEED, seconds=30, converge_within=240)
 
     assert result["discrepancies"] == [], result
     assert result["converged"]
