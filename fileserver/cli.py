@@ -7,6 +7,7 @@ import typer
 from fileserver.client.cli_accounts import accounts_app
 from fileserver.client.cli_files import files_app
 from fileserver.client.cli_reports import reports_app
+from fileserver.consistency.cli import check_consistency
 from fileserver.demo import demo
 from fileserver.devstack.cli import dev_app
 from fileserver.load.cli import load
@@ -27,3 +28,4 @@ app.add_typer(files_app, name="files")
 app.add_typer(reports_app, name="reports")
 app.command()(demo)
 app.command()(load)
+app.command("check-consistency")(check_consistency)

@@ -355,8 +355,7 @@ async def replicate(r: Replicator, file_id: str, account_id: str) -> None:
     started = time.perf_counter()
     try:
         made, method = await _make_replica(r, client, file, account_id, after_crash=attempt > 1)
-        await _delete_duplicates(client, file, account_id, keep=made, since=since)
-        await client.share_anyone_reader(made.id)
+        await _finish_copy(client, file, account_id, made, since=since)
     except QuotaExceeded as exc:
         if exc.quota in (QuotaKind.STORAGE, QuotaKind.UPLOAD):
             await repository.set_health(account, AccountHealth.STORAGE_FULL, str(exc))
@@ -384,6 +383,30 @@ async def replicate(r: Replicator, file_id: str, account_id: str) -> None:
         raise Retry(defer=delay) from exc
     REPLICATION_SECONDS.labels(method).observe(time.perf_counter() - started)
     await _record_ready(r, client, file, account, made)
+
+
+async def _finish_copy(
+    client: DriveClient, file: StoredFile, account_id: str, made: DriveFile, *, since: datetime
+) -> None:
+    """Drop duplicates and share the new copy. A failure no retry will follow (quota, auth,
+    refusal) ends the replica without recording the copy: delete it, or it is left on Drive
+    with nothing referring to it (found by the fault campaign, docs/reliability.md)."""
+    try:
+        await _delete_duplicates(client, file, account_id, keep=made, since=since)
+        await client.share_anyone_reader(made.id)
+    except DriveError as exc:
+        if not exc.retryable:  # a retry would adopt the copy (``after_crash``); this will not
+            try:
+                await client.delete(made.id, missing_ok=True)
+            except DriveError as cleanup:
+                log.error(
+                    "file %s: cannot delete its unfinished copy %s on %s (%s); left on Drive",
+                    file.id,
+                    made.id,
+                    account_id,
+                    cleanup,
+                )
+        raise
 
 
 async def _make_replica(

@@ -182,6 +182,30 @@ async def test_storage_quota_skips_the_account_and_reports_it(
     await assert_catalog_matches(downloader.client)
 
 
+async def test_a_copy_whose_sharing_fails_for_good_is_not_left_on_drive(
+    uploader: LiveUploader,
+    register_accounts: RegisterAccounts,
+    worker: RunWorker,
+    drive: DriveSettings,
+    emulator_admin: EmulatorAdmin,
+) -> None:
+    """Regression (fault campaign): the upload succeeded, then sharing it met an error no
+    retry follows; the replica failed and its Drive file stayed, referred to by nothing."""
+    ((emulator_account, _),) = await register_accounts(1)
+    await emulator_admin.set_faults(
+        {"kind": "storageQuotaExceeded", "method": "POST", "path_prefix": "/drive/v3/files/"}
+    )  # files/{id}/permissions: the share after the upload
+    file_id = (await uploader.upload(b"x" * 1000, name="unshared.bin"))["id"]
+    await worker()
+    assert (await emulator_admin.faults())["rules"][0]["fired"] == 1
+    await emulator_admin.clear_faults()
+
+    file = await uploader.file(file_id)
+    assert file["status"] == "failed"
+    assert [r["drive_file_id"] for r in file["replicas"]] == [None]
+    assert await drive_files(emulator_account, drive) == []
+
+
 async def test_no_account_with_room_fails_the_file_and_keeps_its_bytes(
     uploader: LiveUploader,
     register_accounts: RegisterAccounts,

@@ -153,6 +153,13 @@ class EmulatorAdmin:
         result: dict[str, Any] = await self._json("GET", f"/_emulator/accounts/{account_id}")
         return result
 
+    async def files(self, account_id: str) -> list[dict[str, Any]]:
+        """Every file the account holds, shared or not."""
+        result: list[dict[str, Any]] = await self._json(
+            "GET", f"/_emulator/accounts/{account_id}/files"
+        )
+        return result
+
     async def set_limits(self, account_id: str, **limits: int) -> dict[str, Any]:
         result: dict[str, Any] = await self._json(
             "PATCH", f"/_emulator/accounts/{account_id}/limits", json=limits

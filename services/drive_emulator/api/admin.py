@@ -52,6 +52,16 @@ class AccountCreated(BaseModel):
     credentials: dict[str, Any] = Field(description="shown once: the emulator keeps only hashes")
 
 
+class StoredFileView(BaseModel):
+    """A file as stored, whatever its sharing: what the account really holds."""
+
+    id: str
+    name: str
+    size: int
+    md5: str
+    created_at: str
+
+
 class ClockView(BaseModel):
     now: datetime
     day: str
@@ -129,6 +139,16 @@ async def list_accounts(runtime: RuntimeDep) -> list[AccountView]:
 async def get_account(account_id: str, runtime: RuntimeDep) -> AccountView:
     """One account with its limits and today's usage."""
     return await _view(runtime, await _account(runtime, account_id))
+
+
+@router.get("/accounts/{account_id}/files")
+async def list_account_files(account_id: str, runtime: RuntimeDep) -> list[StoredFileView]:
+    """Every file the account holds, oldest first (for consistency checks: no paging)."""
+    await _account(runtime, account_id)
+    return [
+        StoredFileView(id=f.id, name=f.name, size=f.size, md5=f.md5, created_at=f.created_at)
+        for f in await runtime.store.files(account_id)
+    ]
 
 
 @router.patch("/accounts/{account_id}/limits")
