@@ -17,6 +17,8 @@ from redis.asyncio import Redis
 
 from services.shared.limits import RequestLimitsMiddleware
 from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+from services.shared.workers import supervise
+from services.stats import metrics
 from services.stats.config import Settings, get_settings
 from services.stats.worker import make_worker
 
@@ -28,17 +30,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.redis = Redis.from_url(settings.redis_url)
-        worker = make_worker(settings) if settings.run_worker else None
-        task = asyncio.create_task(worker.async_run()) if worker else None
+        task = None
+        if settings.run_worker:
+            restarted = metrics.WORKER_RESTARTS.inc
+            running = supervise(lambda: make_worker(settings), on_restart=restarted)
+            task = asyncio.create_task(running, name="stats-worker")
         app.state.worker_task = task
         try:
             yield
         finally:
-            if worker is not None and task is not None:
+            if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-                await worker.close()
             await app.state.redis.aclose()
 
     app = FastAPI(title="fileserver Stats", lifespan=lifespan)

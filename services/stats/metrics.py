@@ -23,3 +23,7 @@ QUEUE_AGE = Gauge(
     "fileserver_stats_queue_oldest_seconds",
     "How long the oldest batch still in the queue has waited (0: queue empty)",
 )
+WORKER_RESTARTS = Counter(
+    "fileserver_stats_worker_restarts_total",
+    "Queue workers started again after losing Redis",
+)
