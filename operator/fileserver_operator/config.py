@@ -20,6 +20,10 @@ MANAGER = "fileserver-operator"
 """How the operator marks the Uploader accounts it owns (``managed_by``)."""
 
 
+FINALIZER = "fileserver.io/finalizer"
+"""kopf's finalizer on our resources (the delete handlers need one)."""
+
+
 class OperatorSettings(BaseSettings):
     """Everything the operator reads from its environment."""
 
@@ -42,6 +46,13 @@ class OperatorSettings(BaseSettings):
     )
     catalog_sync_seconds: float = Field(
         default=10.0, ge=0.5, description="how often the Uploader's files are mirrored"
+    )
+    catalog_resync_seconds: float = Field(
+        default=600.0,
+        ge=1,
+        description="how often the catalog sync lists every file again instead of the changes "
+        "(it also does on start and when the DriveAccount pool changes): the change feed "
+        "cannot show a file deleted and purged between two syncs",
     )
     drain_poll_seconds: float = Field(default=5.0, ge=0.1)
 
