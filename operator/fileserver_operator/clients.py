@@ -46,7 +46,10 @@ thousand new DriveAccounts must queue here, not time out in the connection pool.
 
 
 class _Service:
-    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout: float, listing_timeout: float | None = None
+    ) -> None:
+        self.listing_timeout = listing_timeout or timeout
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"} if token else {},
@@ -77,7 +80,10 @@ class _Service:
         offset = 0
         while True:
             page = await self.request(
-                "GET", path, params={**params, "offset": offset, "limit": 1000}
+                "GET",
+                path,
+                params={**params, "offset": offset, "limit": 1000},
+                timeout=self.listing_timeout,
             )
             for item in page["items"]:
                 yield item
@@ -94,13 +100,16 @@ class _Service:
         costs a scan of the collection, which then overlaps the caller's Kubernetes writes.
         """
         query = {**params, "limit": 1000, "count": "false"}
-        ahead = asyncio.ensure_future(self.request("GET", path, params=query))
+        timeout = self.listing_timeout
+        ahead = asyncio.ensure_future(self.request("GET", path, params=query, timeout=timeout))
         try:
             while True:
                 page = await ahead
                 if page["next"] is not None:
                     query = {**query, "after": page["next"]}
-                    ahead = asyncio.ensure_future(self.request("GET", path, params=query))
+                    ahead = asyncio.ensure_future(
+                        self.request("GET", path, params=query, timeout=timeout)
+                    )
                 if page["items"]:
                     yield page["items"]
                 if page["next"] is None:
@@ -128,6 +137,7 @@ class Uploader(_Service):
             settings.uploader_url,
             settings.uploader_admin_token.get_secret_value(),
             settings.http_timeout_seconds,
+            settings.listing_timeout_seconds,
         )
         self.http.headers[MANAGER_HEADER] = settings.manager
 

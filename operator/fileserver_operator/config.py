@@ -39,6 +39,12 @@ class OperatorSettings(BaseSettings):
     uploader_admin_token: SecretStr = SecretStr("")
     downloader_admin_token: SecretStr = SecretStr("")
     http_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    listing_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=900,
+        description="a page of GET /files or /accounts: on FerretDB each scans the whole catalog",
+    )
 
     manager: str = Field(default=MANAGER, pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
     account_sync_seconds: float = Field(
