@@ -18,13 +18,15 @@ converge = first create → last Ready.
 
 Phase B, files. The catalog sync makes one FileReplica per Uploader file. A file's default
 placement is every account, so files cannot be replicated onto phase A's N accounts (N×M Drive
-copies), and ``desired_replicas`` cannot be set at upload time (the first reconcile writes a
-pending replica per account into each file). Phase B therefore runs on a second, fresh private
-system with one DriveAccount: M small files are uploaded through ``POST /files:batch`` (100 per
-batch) while the Uploader's Deployment stand-in, which carries the catalog-sync timer, does not
-exist yet; once the Uploader lists all M files as ``uploaded`` the Deployment is created, and the
-time is measured from then until all M FileReplicas exist and show phase ``Ready``. That is the
-operator's catch-up rate on a full catalog (first install, or an operator back after an outage).
+copies), and the Uploader's worker replicates too slowly to upload M files for real here.
+Phase B therefore runs on a second, fresh private system with one DriveAccount, and M files
+are written straight into the Uploader's database as ``uploaded`` with a ready replica on that
+account, as the worker leaves them. A full ``GET /files`` walk is timed by cursor, as the
+sync walks it (with ``--offset-walk`` also by offset with a total per page, as it walked
+before); then the Uploader's Deployment stand-in, which carries the catalog-sync timer, is
+created, and the time is measured from then until all M FileReplicas exist and show phase
+``Ready``. That is the operator's catch-up rate on a full catalog (first install, or an
+operator back after an outage).
 
 Baselines, in the same run, in a namespace no operator watches, with the admin credentials and
 16 requests in flight (the catalog sync's own concurrency): create the same N DriveAccounts
@@ -786,23 +788,29 @@ async def uploader_count(http: httpx.AsyncClient, status: str | None = None) -> 
     return int(answer.json()["total"])
 
 
-async def full_listing_seconds(http: httpx.AsyncClient) -> tuple[float, int]:
-    """Time of one full ``GET /files`` walk as the catalog sync does it (1000 per page)."""
+async def full_listing_seconds(http: httpx.AsyncClient, *, cursor: bool) -> tuple[float, int]:
+    """Time of one full ``GET /files`` walk, 1 000 per page: by cursor, as the catalog sync
+    walks it now (``sort=updated_at``, ``after``, ``count=false``), or by offset with a total
+    per page, as it walked before."""
     started = time.monotonic()
-    offset, total = 0, 1
-    while offset < total:
-        answer = await http.get("/files", params={"offset": offset, "limit": 1000})
+    params: dict[str, Any] = {"limit": 1000}
+    if cursor:
+        params |= {"sort": "updated_at", "count": "false"}
+    listed = 0
+    while True:
+        answer = await http.get("/files", params=params | ({} if cursor else {"offset": listed}))
         answer.raise_for_status()
         page = answer.json()
-        total = page["total"]
-        offset += len(page["items"])
-        if not page["items"]:
-            break
-    return time.monotonic() - started, offset
+        listed += len(page["items"])
+        done = page["next"] is None if cursor else listed >= page["total"]
+        if done or not page["items"]:
+            return time.monotonic() - started, listed
+        if cursor:
+            params["after"] = page["next"]
 
 
 async def phase_files(
-    cluster: Cluster, stack: Stack, work: Path, count: int, within: float
+    cluster: Cluster, stack: Stack, work: Path, count: int, within: float, offset_walk: bool
 ) -> dict[str, Any]:
     print(f"phase B: {count} files → FileReplicas")
     baseline = await raw_replicas(cluster, count)
@@ -811,7 +819,8 @@ async def phase_files(
         # No Uploader Deployment yet: the catalog-sync timer runs on it.
         setup = await start_operator(cluster, system, work, "bench-files", DEPLOYMENTS[1:])
         try:
-            return await _files(cluster, setup, count, within) | {"baseline": baseline}
+            walk = await _files(cluster, setup, count, within, offset_walk)
+            return walk | {"baseline": baseline}
         finally:
             setup.rss.label = "stopping"
             memory = await stop_operator(cluster, setup)
@@ -819,7 +828,9 @@ async def phase_files(
             cluster.delete_namespace(setup.namespace)
 
 
-async def _files(cluster: Cluster, setup: Setup, count: int, within: float) -> dict[str, Any]:
+async def _files(
+    cluster: Cluster, setup: Setup, count: int, within: float, offset_walk: bool
+) -> dict[str, Any]:
     namespace = setup.namespace
     # One DriveAccount through the operator: every file's placement ("every account") is it.
     emulator = setup.emulator()
@@ -849,8 +860,11 @@ async def _files(cluster: Cluster, setup: Setup, count: int, within: float) -> d
         uploaded = await uploader_count(http, "uploaded")
         if uploaded != count:
             raise RuntimeError(f"the Uploader lists {uploaded} uploaded files, not {count}")
-        listing_seconds, listed = await full_listing_seconds(http)
-        print(f"  one full GET /files walk: {listing_seconds:.2f} s for {listed} files")
+        walks = {}
+        for how in ("offset", "cursor") if offset_walk else ("cursor",):
+            seconds, listed = await full_listing_seconds(http, cursor=how == "cursor")
+            walks[how] = round(seconds, 2)
+            print(f"  one full GET /files walk by {how}: {seconds:.2f} s for {listed} files")
 
         tracker = await Tracker(cluster.api, namespace, "filereplicas", replica_ready).start()
         before = setup.metrics()
@@ -873,7 +887,7 @@ async def _files(cluster: Cluster, setup: Setup, count: int, within: float) -> d
         "converged": converged,
         "ready": ready,
         "seed_seconds": round(seeded, 1),
-        "uploader_full_listing_seconds": round(listing_seconds, 2),
+        "uploader_full_listing_seconds": walks,
         "first_created_after_s": round(created[0] - t0, 2) if created else None,
         "last_created_after_s": round(created[-1] - t0, 2) if created else None,
         "seconds": round(seconds, 2),
@@ -953,7 +967,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(json.dumps(results["accounts"], indent=1))
         if args.files:
             results["files"] = with_ratio(
-                await phase_files(cluster, stack, work, args.files, args.timeout)
+                await phase_files(cluster, stack, work, args.files, args.timeout, args.offset_walk)
             )
             print(json.dumps(results["files"], indent=1))
     finally:
@@ -974,6 +988,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50 accounts and 500 files")
     parser.add_argument("--timeout", type=float, default=900, help="per convergence, seconds")
     parser.add_argument("--accounts-timeout", type=float, help="phase A's, if not --timeout")
+    parser.add_argument(
+        "--offset-walk",
+        action="store_true",
+        help="also time a GET /files walk by offset (slow: it grows with the square of M)",
+    )
     parser.add_argument("--json", type=Path, help="default: .state/bench/operator.json")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress in logs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -45,7 +46,10 @@ thousand new DriveAccounts must queue here, not time out in the connection pool.
 
 
 class _Service:
-    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, token: str, timeout: float, listing_timeout: float | None = None
+    ) -> None:
+        self.listing_timeout = listing_timeout or timeout
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}"} if token else {},
@@ -76,13 +80,42 @@ class _Service:
         offset = 0
         while True:
             page = await self.request(
-                "GET", path, params={**params, "offset": offset, "limit": 1000}
+                "GET",
+                path,
+                params={**params, "offset": offset, "limit": 1000},
+                timeout=self.listing_timeout,
             )
             for item in page["items"]:
                 yield item
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 return
+
+    async def cursor_pages(
+        self, path: str, params: dict[str, Any]
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The pages of a keyset-paginated listing (``next`` → ``after``), fetched one ahead.
+
+        The next page is requested while the caller works on this one: on FerretDB a page
+        costs a scan of the collection, which then overlaps the caller's Kubernetes writes.
+        """
+        query = {**params, "limit": 1000, "count": "false"}
+        timeout = self.listing_timeout
+        ahead = asyncio.ensure_future(self.request("GET", path, params=query, timeout=timeout))
+        try:
+            while True:
+                page = await ahead
+                if page["next"] is not None:
+                    query = {**query, "after": page["next"]}
+                    ahead = asyncio.ensure_future(
+                        self.request("GET", path, params=query, timeout=timeout)
+                    )
+                if page["items"]:
+                    yield page["items"]
+                if page["next"] is None:
+                    return
+        finally:
+            ahead.cancel()
 
     async def metrics(self) -> str:
         """The Prometheus exposition; empty when it cannot be read (signals are optional)."""
@@ -104,6 +137,7 @@ class Uploader(_Service):
             settings.uploader_url,
             settings.uploader_admin_token.get_secret_value(),
             settings.http_timeout_seconds,
+            settings.listing_timeout_seconds,
         )
         self.http.headers[MANAGER_HEADER] = settings.manager
 
@@ -141,8 +175,12 @@ class Uploader(_Service):
         )
         return result
 
-    async def files(self) -> list[dict[str, Any]]:
-        return [f async for f in self.pages("/files", {})]
+    def file_changes(self, since: datetime | None) -> AsyncIterator[list[dict[str, Any]]]:
+        """Pages of the live files changed at or after ``since`` (None: all), oldest first."""
+        params = {"sort": "updated_at"}
+        if since is not None:
+            params["updated_after"] = since.isoformat()
+        return self.cursor_pages("/files", params)
 
     async def file(self, file_id: str) -> dict[str, Any] | None:
         result: dict[str, Any] | None = await self.request(

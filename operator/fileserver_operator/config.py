@@ -20,6 +20,10 @@ MANAGER = "fileserver-operator"
 """How the operator marks the Uploader accounts it owns (``managed_by``)."""
 
 
+FINALIZER = "fileserver.io/finalizer"
+"""kopf's finalizer on our resources (the delete handlers need one)."""
+
+
 class OperatorSettings(BaseSettings):
     """Everything the operator reads from its environment."""
 
@@ -35,6 +39,12 @@ class OperatorSettings(BaseSettings):
     uploader_admin_token: SecretStr = SecretStr("")
     downloader_admin_token: SecretStr = SecretStr("")
     http_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    listing_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=900,
+        description="a page of GET /files or /accounts: on FerretDB each scans the whole catalog",
+    )
 
     manager: str = Field(default=MANAGER, pattern=r"^[a-z0-9][a-z0-9.-]{0,62}$")
     account_sync_seconds: float = Field(
@@ -42,6 +52,13 @@ class OperatorSettings(BaseSettings):
     )
     catalog_sync_seconds: float = Field(
         default=10.0, ge=0.5, description="how often the Uploader's files are mirrored"
+    )
+    catalog_resync_seconds: float = Field(
+        default=600.0,
+        ge=1,
+        description="how often the catalog sync lists every file again instead of the changes "
+        "(it also does on start and when the DriveAccount pool changes): the change feed "
+        "cannot show a file deleted and purged between two syncs",
     )
     drain_poll_seconds: float = Field(default=5.0, ge=0.1)
 

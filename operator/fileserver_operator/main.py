@@ -16,7 +16,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from fileserver_operator.clients import Downloader, Stats, Uploader
-from fileserver_operator.config import get_settings
+from fileserver_operator.config import FINALIZER, get_settings
 from fileserver_operator.handlers import catalog, driveaccount, filereplica, scaling
 from fileserver_operator.kube import Kube, connect
 from fileserver_operator.state import State
@@ -61,13 +61,14 @@ async def operator_startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_
     settings.peering.lifetime = s.peering_lifetime_seconds
     # Handler log lines stay logs; meaningful changes are posted as Events explicitly.
     settings.posting.level = logging.WARNING
-    settings.persistence.finalizer = "fileserver.io/finalizer"
+    settings.persistence.finalizer = FINALIZER
     memo.state = State(
         settings=s,
         uploader=Uploader(s),
         downloader=Downloader(s),
         stats=Stats(s),
         kube=Kube(await connect()),
+        diffbase=settings.persistence.diffbase_storage,
     )
     if s.metrics_port:
         start_http_server(s.metrics_port)

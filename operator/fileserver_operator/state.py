@@ -6,7 +6,10 @@ resource shallowly, so every handler sees this same object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import kopf
 
 from fileserver_operator.clients import Downloader, Stats, Uploader
 from fileserver_operator.config import OperatorSettings
@@ -14,6 +17,20 @@ from fileserver_operator.kube import Kube
 
 DEFAULT_MEAN_DOWNLOAD_BYTES = 100 * 10**6
 """What a download is assumed to weigh before the catalog has any uploaded file."""
+
+
+@dataclass
+class CatalogFeed:
+    """How far the catalog sync has followed the Uploader's change feed."""
+
+    watermark: datetime | None = None
+    """``updated_at`` of the last file handled; None until a full listing has completed."""
+    pool: tuple[tuple[str, str, bool], ...] | None = None
+    """The DriveAccount pool (Uploader id, name, ready) the last full listing was made for."""
+    listed_at: float = 0.0
+    """``time.monotonic()`` of the last complete full listing."""
+    eligible_accounts: int = 0
+    """How many Uploader accounts "every account" meant at the last full listing."""
 
 
 @dataclass
@@ -26,6 +43,9 @@ class State:
     catalog_mean_bytes: float | None = None
     """Mean size of the uploaded files, from the last catalog sync."""
     last_catalog_sync: float | None = None
+    catalog: CatalogFeed = field(default_factory=CatalogFeed)
+    diffbase: kopf.DiffBaseStorage | None = None
+    """kopf's record of what it last handled, so new FileReplicas can carry it from birth."""
 
     @property
     def mean_download_bytes(self) -> float:

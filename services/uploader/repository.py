@@ -180,8 +180,17 @@ async def list_files(
     content_type: str | None = None,
     updated_after: datetime | None = None,
     by_update: bool = False,
-) -> tuple[list[StoredFile], int]:
-    """A page of live files, newest first, or by ascending ``updated_at`` (``by_update``)."""
+    after: tuple[datetime, str] | None = None,
+    count: bool = True,
+) -> tuple[list[StoredFile], int | None]:
+    """A page of live files, newest first, or by ascending ``updated_at`` (``by_update``).
+
+    ``after`` is the (sort key, id) of the previous page's last file: the page continues
+    from there (keyset paging) instead of skipping ``offset`` files. ``count=False`` skips
+    the total. Both matter on FerretDB 1.24, which pushes only ``_id`` equality down to
+    SQLite: a count is one more scan of the collection, and ``skip`` sorts every file before
+    the page on every page.
+    """
     query: dict[str, Any] = {"deleted": False}
     if status is not None:
         query["status"] = status.value
@@ -192,8 +201,13 @@ async def list_files(
     if name_prefix:
         # A literal prefix: escape every regex metacharacter of the user's text.
         query["name"] = {"$regex": "^" + _regex_escape(name_prefix)}
-    total = await StoredFile.find(query).count()
-    order = ("updated_at", "_id") if by_update else ("-created_at", "_id")
+    total = await StoredFile.find(query).count() if count else None
+    field = "updated_at" if by_update else "created_at"
+    if after is not None:
+        key, last_id = after
+        beyond = {"$gt" if by_update else "$lt": key}
+        query = {"$and": [query, {"$or": [{field: beyond}, {field: key, "_id": {"$gt": last_id}}]}]}
+    order = (field if by_update else f"-{field}", "_id")
     items = await StoredFile.find(query).sort(*order).skip(offset).limit(limit).to_list()
     return items, total
 

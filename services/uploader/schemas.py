@@ -8,6 +8,7 @@ rule.
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
 from datetime import datetime
@@ -146,6 +147,37 @@ class FileSort(StrEnum):
     UPDATED = "updated_at"
 
 
+class FileCursor(BaseModel):
+    """Where a page of ``GET /files`` ended: the last file's sort key and id (keyset paging).
+
+    The next page is the files after that key in the same order, found without ``skip`` or
+    ``count``; the key travels as opaque text so its shape can change.
+    """
+
+    sort: FileSort
+    key: datetime
+    id: str
+
+    def encode(self) -> str:
+        raw = f"{self.sort.value}|{self.key.isoformat()}|{self.id}".encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> FileCursor:
+        """The cursor ``encode`` made; ValueError for anything else."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            sort, key, file_id = raw.split("|")
+            return cls(sort=FileSort(sort), key=datetime.fromisoformat(key), id=file_id)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"not a cursor of GET /files: {text[:40]!r}") from exc
+
+    @classmethod
+    def after(cls, file: StoredFile, sort: FileSort) -> FileCursor:
+        key = file.updated_at if sort == FileSort.UPDATED else file.created_at
+        return cls(sort=sort, key=key, id=file.id)
+
+
 class FileRead(BaseModel):
     id: str
     name: str
@@ -179,6 +211,18 @@ class Page(BaseModel, Generic[T]):
     total: int
     offset: int
     limit: int
+
+
+class FilePage(BaseModel):
+    """One page of ``GET /files``: ``next`` continues it, at the cost of one scan per page."""
+
+    items: list[FileRead]
+    total: int | None = Field(description="files matching the filters; null when count=false")
+    offset: int
+    limit: int
+    next: str | None = Field(
+        description="cursor for the page after this one (pass it as `after`); null on the last"
+    )
 
 
 class UploadSessionCreate(_Input):

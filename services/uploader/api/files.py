@@ -11,7 +11,16 @@ from services.shared.events import FileStatus
 from services.shared.openapi import errors
 from services.uploader import batch, repository, service
 from services.uploader.deps import FileDep, JobsDep, SettingsDep, StagingDep, require_admin
-from services.uploader.schemas import BatchRead, FileRead, FileSort, FileUpdate, Page, Sha256
+from services.uploader.errors import Invalid
+from services.uploader.schemas import (
+    BatchRead,
+    FileCursor,
+    FilePage,
+    FileRead,
+    FileSort,
+    FileUpdate,
+    Sha256,
+)
 
 router = APIRouter(prefix="/files", tags=["files"])
 UNKNOWN = "no such file (or deleted)"
@@ -99,7 +108,7 @@ async def upload_batch(
     return BatchRead(files=[FileRead.of(f) for f in files])
 
 
-@router.get("", response_model=Page[FileRead])
+@router.get("", response_model=FilePage)
 async def list_files(
     status_: Annotated[FileStatus | None, Query(alias="status")] = None,
     name_prefix: Annotated[str | None, Query(max_length=255)] = None,
@@ -111,10 +120,21 @@ async def list_files(
     sort: Annotated[
         FileSort, Query(description="-created_at: newest first; updated_at: oldest change first")
     ] = FileSort.NEWEST,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="the previous page's `next`: continue from there (offset must be 0)",
+        ),
+    ] = None,
+    count: Annotated[
+        bool, Query(description="false: no `total` (it costs a scan of every file)")
+    ] = True,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> Page[FileRead]:
+) -> FilePage:
     """Live files (``deleting`` ones included), filtered; deleted ones are gone (404)."""
+    cursor = _cursor(after, sort, offset) if after else None
     items, total = await repository.list_files(
         offset=offset,
         limit=limit,
@@ -123,8 +143,29 @@ async def list_files(
         content_type=content_type,
         updated_after=updated_after,
         by_update=sort == FileSort.UPDATED,
+        after=(cursor.key, cursor.id) if cursor else None,
+        count=count,
     )
-    return Page(items=[FileRead.of(f) for f in items], total=total, offset=offset, limit=limit)
+    following = FileCursor.after(items[-1], sort).encode() if len(items) == limit else None
+    return FilePage(
+        items=[FileRead.of(f) for f in items],
+        total=total,
+        offset=offset,
+        limit=limit,
+        next=following,
+    )
+
+
+def _cursor(after: str, sort: FileSort, offset: int) -> FileCursor:
+    if offset:
+        raise Invalid("give either `after` or `offset`, not both")
+    try:
+        cursor = FileCursor.decode(after)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    if cursor.sort != sort:
+        raise Invalid(f"this cursor continues a listing sorted by {cursor.sort.value}")
+    return cursor
 
 
 @router.get("/{file_id}", response_model=FileRead, responses=errors(_404=UNKNOWN))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +84,16 @@ async def test_a_file_is_mirrored_backfilled_placed_and_deleted(
     assert obj["spec"]["size"] == SIZE
     assert sorted(r["account"] for r in obj["status"]["replicas"]) == sorted(names)
     assert conditions(obj)["Ready"] == ("True", "Replicated")
+    # Born with kopf's finalizer and record of what it handled: kopf never patched them on.
+    assert obj["metadata"]["finalizers"] == ["fileserver.io/finalizer"]
+    assert "kopf.zalando.org/last-handled-configuration" in obj["metadata"]["annotations"]
+    shown = cluster.kubectl(
+        "get", "filereplica", replica, f"--namespace={cluster.namespace}",
+        "--show-managed-fields", "-o", "json",
+    )  # fmt: skip
+    managed = json.loads(shown)["metadata"]["managedFields"]
+    metadata_writers = {m["manager"] for m in managed if "f:metadata" in m["fieldsV1"]}
+    assert len(metadata_writers) == 1, managed
 
     # A new account receives the existing file (backfill by server-side copy).
     third = unique("acct")

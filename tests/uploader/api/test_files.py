@@ -104,6 +104,41 @@ async def test_list_changed_since_in_update_order(uploader: LiveUploader) -> Non
         assert refused.status_code == 422, params
 
 
+async def test_cursor_pages_walk_every_file_once_in_both_orders(uploader: LiveUploader) -> None:
+    uploaded = [await uploader.upload(pattern(50, seed=i), name=f"c{i}.bin") for i in range(5)]
+    renamed = await uploader.client.patch(
+        f"/files/{uploaded[0]['id']}", json={"name": "moved.bin"}, headers=ADMIN
+    )
+    assert renamed.status_code == 200
+
+    async def walk(sort: str) -> list[str]:
+        ids: list[str] = []
+        params: dict[str, Any] = {"sort": sort, "limit": 2, "count": "false"}
+        while True:
+            page = (await uploader.client.get("/files", params=params)).json()
+            assert page["total"] is None
+            ids += [f["id"] for f in page["items"]]
+            if page["next"] is None:
+                return ids
+            params["after"] = page["next"]
+
+    newest = [f["id"] for f in reversed(uploaded)]
+    assert await walk("-created_at") == newest
+    assert await walk("updated_at") == [f["id"] for f in uploaded[1:]] + [uploaded[0]["id"]]
+
+    counted = (await uploader.client.get("/files", params={"limit": 5})).json()
+    assert counted["total"] == 5
+    assert counted["next"] is not None  # a full page: the walk ends on the empty one after it
+    first = (await uploader.client.get("/files", params={"limit": 2})).json()
+    for params in (
+        {"after": first["next"], "offset": 1},
+        {"after": first["next"], "sort": "updated_at"},  # the cursor of another order
+        {"after": "bm90IGEgY3Vyc29y"},
+    ):
+        refused = await uploader.client.get("/files", params=params)
+        assert refused.status_code == 422, params
+
+
 async def test_patch_renames(uploader: LiveUploader) -> None:
     body = await uploader.upload(b"abc", name="a.txt")
     patched = await uploader.client.patch(
