@@ -54,7 +54,7 @@ def test_json_has_the_numbers() -> None:
     assert [s["users"] for s in scales] == [1_000, 10**6, 10**9]
     assert [s["pool"]["accounts"] for s in scales] == [2, 206, 205_339]
     assert scales[1]["traffic"]["download_bytes_per_day"] == pytest.approx(16.43e12, rel=1e-3)
-    assert scales[2]["bottleneck"]["component"] == "nodes"
+    assert scales[2]["bottleneck"]["component"] == "operator"
     for s in scales:
         costs = [c["usd_month"] for c in s["components"]]
         assert s["total_usd_month"] == pytest.approx(sum(costs), abs=0.05)
