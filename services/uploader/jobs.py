@@ -4,11 +4,23 @@ Job ids are deterministic (``replicate:<file>:<account>``), so arq refuses a sec
 job that is already queued or running: the API, the relay and the periodic sweep may all ask
 for the same work without doing it twice. Jobs keep no result, so an id is free again as soon
 as its job ends.
+
+Every job is asked for *after* the change it acts on is stored, and the worker's periodic sweep
+resumes whatever is unfinished (files in progress, draining accounts, placement, the event
+relay). So a job that cannot be queued (Redis away) is logged and counted, not raised: the
+request that stored the change has succeeded, and the sweep queues the work once Redis is back.
 """
 
 from __future__ import annotations
 
+import logging
+
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
+
+from services.uploader.metrics import ENQUEUE_FAILURES
+
+log = logging.getLogger(__name__)
 
 RECONCILE_FILE = "reconcile_file"
 REPLICATE = "replicate"
@@ -26,7 +38,13 @@ class Jobs:
         self.queue_name = queue_name
 
     async def _enqueue(self, function: str, *args: str, job_id: str) -> None:
-        await self.redis.enqueue_job(function, *args, _job_id=job_id, _queue_name=self.queue_name)
+        try:
+            await self.redis.enqueue_job(
+                function, *args, _job_id=job_id, _queue_name=self.queue_name
+            )
+        except (RedisError, OSError) as exc:
+            ENQUEUE_FAILURES.labels(function).inc()
+            log.warning("could not queue %s (%s); the sweep will resume it", job_id, exc)
 
     async def reconcile_file(self, file_id: str) -> None:
         await self._enqueue(RECONCILE_FILE, file_id, job_id=f"{RECONCILE_FILE}:{file_id}")

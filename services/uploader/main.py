@@ -9,6 +9,7 @@ back, since it may hold credentials.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from services.drive.config import DriveSettings
 from services.drive.config import get_settings as get_drive_settings
@@ -34,6 +36,8 @@ from services.uploader.jobs import Jobs
 from services.uploader.locking import DocumentLocks
 from services.uploader.staging import Staging
 from services.uploader.vault import Vault
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, drive: DriveSettings | None = None) -> FastAPI:
@@ -80,6 +84,7 @@ def create_app(settings: Settings | None = None, drive: DriveSettings | None = N
     app.add_middleware(MetricsMiddleware, service="uploader")
     app.add_exception_handler(UploaderError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(RedisError, _redis_away)
     for module in (health, accounts, files, uploads):
         app.include_router(module.router, responses=VALIDATION_RESPONSE)
     return app
@@ -108,6 +113,17 @@ VALIDATION_RESPONSE: dict[int | str, dict[str, Any]] = {
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, UploaderError)
     return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status)
+
+
+async def _redis_away(request: Request, exc: Exception) -> JSONResponse:
+    # Writes hold a per-document lock in Redis (docs/uploader.md): without Redis they cannot
+    # start. A 503 says to come back, where an unhandled error would say the server is broken.
+    log.warning("%s %s refused: Redis is unavailable (%s)", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "the Uploader's Redis (document locks, job queue) is unavailable; retry soon"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

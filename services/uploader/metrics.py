@@ -15,6 +15,11 @@ BYTES_STAGED = Counter(
 FILES_STAGED = Counter(
     "fileserver_uploader_files_staged_total", "Files registered after staging", ["via"]
 )
+ENQUEUE_FAILURES = Counter(
+    "fileserver_uploader_enqueue_failures_total",
+    "Jobs that could not be queued (Redis away); the sweep queues the work later",
+    ["job"],
+)
 QUEUE_DEPTH = Gauge("fileserver_uploader_queue_depth", "Jobs waiting in the Uploader's queue")
 REPLICATION_SECONDS = Histogram(
     "fileserver_uploader_replication_duration_seconds",
