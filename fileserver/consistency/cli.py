@@ -35,6 +35,13 @@ def check_consistency(
     wait: Annotated[
         float, typer.Option(min=0, help="keep checking up to this many seconds until consistent")
     ] = 0,
+    cluster: Annotated[
+        bool,
+        typer.Option(
+            "--cluster",
+            help="also compare the operator's FileReplicas and DriveAccounts (up --cluster)",
+        ),
+    ] = False,
 ) -> None:
     """Compare the local system's sides; exit 0 if consistent, 1 if not, 2 if a side is down."""
     expected = Truth.from_json(json.loads(truth.read_text())) if truth else None
@@ -45,7 +52,8 @@ def check_consistency(
         )
         raise typer.Exit(UNREADABLE)
     try:
-        outcome = wait_converged(Endpoints.of(LocalSystem()), expected, within=wait)
+        endpoints = Endpoints.of(LocalSystem(), cluster=cluster)
+        outcome = wait_converged(endpoints, expected, within=wait)
     except CollectError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]cannot read a side:[/red] {exc}")
         raise typer.Exit(UNREADABLE) from exc

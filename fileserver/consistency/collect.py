@@ -1,5 +1,6 @@
 """Read every side over its API: the Uploader (accounts, files, replicas), the Drive emulator
-(what each account really holds), the Downloader (catalog, reports).
+(what each account really holds), the Downloader (catalog, reports), and for a ``--cluster``
+system the operator's DriveAccounts and FileReplicas (with the cluster's kubectl).
 
 Answers are validated into the services' own schemas, so the checker cannot drift from them.
 Drive is read through the emulator's admin API: a real Drive pool would need each account's
@@ -8,6 +9,7 @@ credentials, which only the Uploader holds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -19,12 +21,18 @@ from pydantic import BaseModel
 from fileserver.consistency.model import (
     AccountUsage,
     AccountView,
+    ClusterView,
+    DriveAccountView,
     DriveFile,
     Figures,
+    FileReplicaView,
     FileView,
     Replica,
     Snapshot,
 )
+from fileserver.devstack.errors import DevstackError
+from fileserver.system import kube
+from fileserver.system.kube import KubeCLI
 from fileserver.system.system import LocalSystem
 from services.downloader.schemas import (
     AccountFigures,
@@ -45,6 +53,14 @@ class CollectError(Exception):
 
 
 @dataclass(frozen=True)
+class ClusterSource:
+    """Where the operator's resources are: the cluster's kubectl and the namespace."""
+
+    kube: KubeCLI
+    namespace: str
+
+
+@dataclass(frozen=True)
 class Endpoints:
     uploader: str
     uploader_token: str
@@ -53,10 +69,12 @@ class Endpoints:
     downloader_internal_token: str
     emulator: str
     emulator_token: str
+    cluster: ClusterSource | None = None
 
     @classmethod
-    def of(cls, system: LocalSystem) -> Endpoints:
-        """The local system's services and the tokens ``fileserver up`` generated."""
+    def of(cls, system: LocalSystem, *, cluster: bool = False) -> Endpoints:
+        """The local system's services and the tokens ``fileserver up`` generated (and, with
+        ``cluster``, its namespace on the cluster ``up --cluster`` uses)."""
         secrets = system.secrets
         return cls(
             uploader=system.service("uploader").url,
@@ -66,6 +84,9 @@ class Endpoints:
             downloader_internal_token=secrets.downloader_internal_token,
             emulator=system.service("drive-emulator").url,
             emulator_token=secrets.emulator_admin_token,
+            cluster=ClusterSource(system.kube_tools(), system.settings.namespace)
+            if cluster
+            else None,
         )
 
 
@@ -99,7 +120,49 @@ def collect(endpoints: Endpoints, *, timeout: float = 30.0) -> Snapshot:
                 )
                 for row in _report(reports, "accounts", AccountFigures)
             },
+            cluster=_cluster(endpoints.cluster) if endpoints.cluster else None,
         )
+
+
+def _resources(source: ClusterSource, kind: str) -> list[dict[str, Any]]:
+    try:
+        out = source.kube("get", kind, f"--namespace={source.namespace}", "-o", "json")
+        found: list[dict[str, Any]] = json.loads(out)["items"]
+    except (DevstackError, ValueError, KeyError) as exc:
+        raise CollectError(f"{kind} in namespace {source.namespace}: {exc}") from exc
+    return found
+
+
+def _cluster(source: ClusterSource) -> ClusterView:
+    """The namespace's FileReplicas and DriveAccounts, reduced to what must agree."""
+    replicas = []
+    for item in _resources(source, "filereplicas"):
+        status = item.get("status") or {}
+        replicas.append(
+            FileReplicaView(
+                name=item["metadata"]["name"],
+                file_id=item["spec"]["fileId"],
+                phase=status.get("phase"),
+                ready_replicas=status.get("readyReplicas"),
+                desired_replicas=status.get("desiredReplicas"),
+                deleting="deletionTimestamp" in item["metadata"],
+            )
+        )
+    accounts = []
+    for item in _resources(source, "driveaccounts"):
+        ready, reason = kube.conditions(item).get("Ready", (None, None))
+        accounts.append(
+            DriveAccountView(
+                name=item["metadata"]["name"],
+                email=item["spec"]["email"],
+                enabled=item["spec"].get("enabled", True),
+                ready=ready,
+                reason=reason,
+                uploader_account_id=(item.get("status") or {}).get("uploaderAccountId"),
+                deleting="deletionTimestamp" in item["metadata"],
+            )
+        )
+    return ClusterView(tuple(replicas), tuple(accounts))
 
 
 def _client(url: str, token: str, timeout: float) -> httpx.Client:

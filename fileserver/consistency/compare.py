@@ -4,6 +4,9 @@ After load and faults stop, a converged system has: every uploaded file on Drive
 ready replica; nothing on Drive that no replica refers to; no file still replicating, deleting
 or failed; the Downloader's catalog equal to the Uploader's accounts, files and replicas; the
 statistics equal to the URLs clients received; no account issued beyond its daily budget.
+In cluster mode also: one FileReplica per file (by ``spec.fileId``), ``Ready`` with all its
+desired replicas for an uploaded file, none for a file that is gone; every enabled DriveAccount
+``Ready`` and registered as an Uploader account that exists.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fileserver.consistency.model import (
     CheckResult,
     Discrepancy,
     Figures,
+    FileReplicaView,
     FileView,
     Kind,
     Replica,
@@ -34,6 +38,7 @@ def compare(snapshot: Snapshot, truth: Truth | None = None) -> CheckResult:
         *_budgets(snapshot),
         *(_acknowledged(snapshot, truth) if truth is not None else ()),
         *(_stats(snapshot, truth) if truth is not None else ()),
+        *_cluster(snapshot),
     ]
     return CheckResult(tuple(found), snapshot.sizes())
 
@@ -115,6 +120,57 @@ def _catalog_file(
                 Kind.CATALOG_REPLICA,
                 subject,
                 f"account {account_id}: Uploader {_replica(left)}, Downloader {_replica(right)}",
+            )
+
+
+def _cluster(snapshot: Snapshot) -> Iterator[Discrepancy]:
+    cluster = snapshot.cluster
+    if cluster is None:
+        return
+    resources: dict[str, list[FileReplicaView]] = {}
+    for resource in cluster.file_replicas:
+        resources.setdefault(resource.file_id, []).append(resource)
+    files = {file.id: file for file in snapshot.uploader_files}
+    for file in files.values():
+        subject = f"file:{file.id}"
+        found = resources.get(file.id, [])
+        if len(found) != 1:
+            names = ", ".join(sorted(r.name for r in found)) or "none"
+            yield Discrepancy(Kind.CLUSTER_FILE, subject, f"FileReplicas: {names} (not one)")
+            continue
+        resource = found[0]
+        if file.status in SETTLED and (
+            resource.phase != "Ready" or resource.ready_replicas != resource.desired_replicas
+        ):
+            yield Discrepancy(
+                Kind.CLUSTER_FILE,
+                subject,
+                f"uploaded, but FileReplica {resource.name} is {resource.phase} with "
+                f"{resource.ready_replicas}/{resource.desired_replicas} replicas ready",
+            )
+    for file_id, found in sorted(resources.items()):
+        if file_id not in files:
+            for resource in found:
+                if not resource.deleting:
+                    yield Discrepancy(
+                        Kind.CLUSTER_FILE,
+                        f"file:{file_id}",
+                        f"FileReplica {resource.name} for a file the Uploader does not have",
+                    )
+    accounts = {account.id for account in snapshot.uploader_accounts}
+    for account in cluster.drive_accounts:
+        if not account.enabled or account.deleting:
+            continue
+        subject = f"driveaccount:{account.name}"
+        if account.ready != "True":
+            yield Discrepancy(
+                Kind.CLUSTER_ACCOUNT, subject, f"Ready is {account.ready} ({account.reason})"
+            )
+        elif account.uploader_account_id not in accounts:
+            yield Discrepancy(
+                Kind.CLUSTER_ACCOUNT,
+                subject,
+                f"Ready, but its Uploader account {account.uploader_account_id} does not exist",
             )
 
 

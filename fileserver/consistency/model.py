@@ -20,6 +20,9 @@ class Kind(StrEnum):
     CATALOG_ACCOUNT = "catalog-account"  # an account one side only knows, or differing
     STATS = "stats"  # figures not equal to the URLs actually issued
     OVER_BUDGET = "over-budget"  # more bytes issued today than the account's daily budget
+    CLUSTER_FILE = "cluster-file"  # a file without its FileReplica, one without its file, or
+    # a FileReplica whose phase disagrees with the Uploader
+    CLUSTER_ACCOUNT = "cluster-account"  # a DriveAccount not Ready, or not the Uploader's
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,39 @@ class Truth:
 
 
 @dataclass(frozen=True)
+class FileReplicaView:
+    """A FileReplica resource as the operator left it."""
+
+    name: str
+    file_id: str
+    phase: str | None
+    ready_replicas: int | None
+    desired_replicas: int | None
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class DriveAccountView:
+    """A DriveAccount resource as the operator left it."""
+
+    name: str
+    email: str
+    enabled: bool
+    ready: str | None  # the Ready condition's status ("True", "False", "Unknown") and reason
+    reason: str | None
+    uploader_account_id: str | None
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """The resources of the namespace the operator runs (``--cluster`` systems)."""
+
+    file_replicas: tuple[FileReplicaView, ...]
+    drive_accounts: tuple[DriveAccountView, ...]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Every side at (about) one moment; ``drive`` is keyed by the Uploader's account id."""
 
@@ -124,14 +160,19 @@ class Snapshot:
     catalog_files: tuple[FileView, ...]
     report_files: dict[str, Figures]  # live files only, as the report lists them
     report_accounts: dict[str, AccountUsage]
+    cluster: ClusterView | None = None
 
     def sizes(self) -> dict[str, int]:
-        return {
+        sizes = {
             "accounts": len(self.uploader_accounts),
             "files": len(self.uploader_files),
             "drive_files": sum(len(files) for files in self.drive.values()),
             "catalog_files": len(self.catalog_files),
         }
+        if self.cluster is not None:
+            sizes["file_replicas"] = len(self.cluster.file_replicas)
+            sizes["drive_accounts"] = len(self.cluster.drive_accounts)
+        return sizes
 
 
 @dataclass(frozen=True)

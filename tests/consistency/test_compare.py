@@ -4,6 +4,7 @@ at a time, each reported once and by its own kind."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -11,8 +12,11 @@ from fileserver.consistency.compare import compare
 from fileserver.consistency.model import (
     AccountUsage,
     AccountView,
+    ClusterView,
+    DriveAccountView,
     DriveFile,
     Figures,
+    FileReplicaView,
     FileView,
     Kind,
     Replica,
@@ -145,3 +149,56 @@ def test_what_clients_were_told_must_hold() -> None:
 def test_truth_round_trips_through_json() -> None:
     promised = dataclasses.replace(TRUTH, kept=frozenset({"f1"}), deleted=frozenset({"f0"}))
     assert Truth.from_json(promised.to_json()) == promised
+
+
+# --- cluster mode ------------------------------------------------------------------------------
+
+RF = FileReplicaView("file-f1", "f1", "Ready", 2, 2)
+DA = DriveAccountView("da", "a@x.org", True, "True", "Synced", "a")
+DB = DriveAccountView("db", "b@x.org", True, "True", "Synced", "b")
+CLUSTER = ClusterView((RF,), (DA, DB))
+
+
+def clustered(**changes: Any) -> Snapshot:
+    return dataclasses.replace(HEALTHY, cluster=dataclasses.replace(CLUSTER, **changes))
+
+
+def test_a_healthy_cluster_is_consistent() -> None:
+    result = compare(clustered(), TRUTH)
+    assert result.consistent
+    assert result.sizes["file_replicas"] == 1
+    assert result.sizes["drive_accounts"] == 2
+
+
+def test_a_file_needs_exactly_one_file_replica() -> None:
+    missing = compare(clustered(file_replicas=()), TRUTH).discrepancies
+    assert [(d.kind, d.subject) for d in missing] == [(Kind.CLUSTER_FILE, "file:f1")]
+    twice = clustered(file_replicas=(RF, dataclasses.replace(RF, name="other")))
+    assert kinds(twice) == [Kind.CLUSTER_FILE]
+
+
+def test_an_uploaded_file_needs_a_ready_file_replica_with_every_replica() -> None:
+    assert kinds(clustered(file_replicas=(dataclasses.replace(RF, phase="Degraded"),))) == [
+        Kind.CLUSTER_FILE
+    ]
+    short = dataclasses.replace(RF, ready_replicas=1)
+    found = compare(clustered(file_replicas=(short,)), TRUTH).discrepancies
+    assert "1/2 replicas ready" in found[0].detail
+
+
+def test_a_file_replica_without_its_file_is_reported_unless_it_is_being_deleted() -> None:
+    stray = FileReplicaView("file-gone", "gone", "Ready", 1, 1)
+    assert kinds(clustered(file_replicas=(RF, stray))) == [Kind.CLUSTER_FILE]
+    leaving = dataclasses.replace(stray, deleting=True)
+    assert kinds(clustered(file_replicas=(RF, leaving))) == []
+
+
+def test_an_enabled_drive_account_must_be_ready_and_known_to_the_uploader() -> None:
+    failing = dataclasses.replace(DB, ready="False", reason="CredentialsInvalid")
+    found = compare(clustered(drive_accounts=(DA, failing)), TRUTH).discrepancies
+    assert [(d.kind, d.subject) for d in found] == [(Kind.CLUSTER_ACCOUNT, "driveaccount:db")]
+    assert "CredentialsInvalid" in found[0].detail
+    unknown = dataclasses.replace(DB, uploader_account_id="zz")
+    assert kinds(clustered(drive_accounts=(DA, unknown))) == [Kind.CLUSTER_ACCOUNT]
+    disabled = dataclasses.replace(failing, enabled=False)
+    assert kinds(clustered(drive_accounts=(DA, disabled))) == []

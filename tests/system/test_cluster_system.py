@@ -9,6 +9,7 @@ code as for the data servers, which ``test_local_system`` covers.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -145,6 +146,17 @@ async def test_an_upload_gets_a_ready_file_replica_and_rotating_urls(
         assert replica == f"Ready {ACCOUNTS}", replica
 
     await eventually(replica_ready, within=120)
+
+
+def test_check_consistency_compares_the_operators_resources_too(
+    system: ClusterSystem, up: subprocess.CompletedProcess[str]
+) -> None:
+    result = system.fileserver("check-consistency", "--cluster", "--json", "--wait", "120")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["consistent"] is True
+    assert report["sizes"]["drive_accounts"] == ACCOUNTS
+    assert report["sizes"]["file_replicas"] == report["sizes"]["files"] >= 1
 
 
 def test_down_leaves_no_process_or_port(
