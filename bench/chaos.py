@@ -31,6 +31,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -238,18 +239,24 @@ class Injector:
             headers={"Authorization": f"Bearer {system.secrets.downloader_internal_token}"},
             timeout=30,
         )
+        self.reports = httpx.AsyncClient(
+            base_url=system.service("downloader").url,
+            headers={"Authorization": f"Bearer {system.secrets.downloader_admin_token}"},
+            timeout=30,
+        )
         self.captures: list[list[Event]] = []
         self.replayed = Counter[str]()
 
     async def aclose(self) -> None:
         await self.emulator.aclose()
         await self.internal.aclose()
+        await self.reports.aclose()
 
     async def apply(self, fault: Fault) -> None:
         kind, _, target = fault.kind.partition(":")
         await self.capture()
         if kind == "kill":
-            await asyncio.to_thread(self._kill, target)
+            await asyncio.to_thread(self.kill, target)
             await asyncio.sleep(fault.hold)
             await self.restore()
         elif kind == "drive":
@@ -263,7 +270,7 @@ class Injector:
             await self.replay()
             await asyncio.sleep(fault.hold)
 
-    def _kill(self, name: str) -> None:
+    def kill(self, name: str) -> None:
         if name in SERVERS:
             self.system.stack.process(name).kill()
         else:
@@ -272,6 +279,20 @@ class Injector:
     async def restore(self) -> None:
         """Start whatever is not running (``up`` restarts exactly what is missing)."""
         await asyncio.to_thread(self.system.up)
+
+    async def day(self) -> str:
+        """The Downloader's current budget day (from its accounts report)."""
+        answer = await self.reports.get("/reports/accounts", params={"limit": 1})
+        answer.raise_for_status()
+        day: str = answer.json()["day"]
+        return day
+
+    async def roll_over_at(self, boundary: datetime) -> None:
+        """At ``boundary`` the Downloader's new budget day begins (its ROLLOVER_UTC, set when
+        the campaign restarted it); turn Drive's quota day at the same moment."""
+        await asyncio.sleep(max(0.0, (boundary - datetime.now(UTC)).total_seconds()))
+        with contextlib.suppress(httpx.HTTPError):  # the emulator may be mid-fault
+            (await self.emulator.post("/_emulator/clock/rollover")).raise_for_status()
 
     async def capture(self) -> None:
         """The Downloader's catalog as events (seq and state), to replay later."""
@@ -336,30 +357,46 @@ async def campaign(
     injector = Injector(system, random.Random(rng.random()))
     injected: Counter[str] = Counter()
     skipped = 0
-    started = time.monotonic()
-    runner = asyncio.create_task(load.run(stop))
-    try:
-        for index, fault in enumerate(faults):
-            if index >= len(FAULT_KINDS) and time.monotonic() - started >= seconds:
-                skipped = len(faults) - index
-                print(f"  time is up: {skipped} faults of the schedule not injected")
-                break  # restarts take longer than planned; the first round always runs whole
-            await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
-            print(f"  {time.monotonic() - started:6.1f}s inject {fault.kind}")
-            await injector.apply(fault)
-            injected[fault.kind] += 1
-        await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
-    finally:
-        stop.set()
-        await runner
-        with contextlib.suppress(httpx.HTTPError):
-            await injector.emulator.delete("/_emulator/faults")
+    # The day rollover: the Downloader is restarted with its day boundary in the middle of the
+    # load (its days on both sides of the boundary hold nothing yet: the system is fresh), and
+    # Drive's quota day turns at the same moment. Kills restart it with the same boundary.
+    boundary = datetime.now(UTC) + timedelta(seconds=RESTART_ALLOWANCE + seconds / 2)
+    rollover_env = {"FILESERVER_DOWNLOADER_ROLLOVER_UTC": boundary.strftime("%H:%M:%S")}
+    with mock.patch.dict(os.environ, rollover_env):
+        await asyncio.to_thread(injector.kill, "downloader")
         await injector.restore()
-        await load.aclose()
-        await injector.aclose()
-    load_seconds = time.monotonic() - started
+        day_before = await injector.day()
+        print(f"chaos: the Downloader's day {day_before} ends at {boundary:%H:%M:%S} UTC")
+        started = time.monotonic()
+        runner = asyncio.create_task(load.run(stop))
+        rollover = asyncio.create_task(injector.roll_over_at(boundary))
+        try:
+            for index, fault in enumerate(faults):
+                if index >= len(FAULT_KINDS) and time.monotonic() - started >= seconds:
+                    skipped = len(faults) - index
+                    print(f"  time is up: {skipped} faults of the schedule not injected")
+                    break  # restarts take longer than planned; the first round always runs
+                await asyncio.sleep(max(0.0, started + fault.at - time.monotonic()))
+                print(f"  {time.monotonic() - started:6.1f}s inject {fault.kind}")
+                await injector.apply(fault)
+                injected[fault.kind] += 1
+            await asyncio.sleep(max(0.0, started + seconds - time.monotonic()))
+            await rollover  # a campaign cut short by slow restarts still crosses the boundary
+            injected["clock:rollover"] += 1
+        finally:
+            stop.set()
+            rollover.cancel()
+            await runner
+            with contextlib.suppress(httpx.HTTPError):
+                await injector.emulator.delete("/_emulator/faults")
+            await injector.restore()
+        load_seconds = time.monotonic() - started
+        day_after = await injector.day()
+    await load.aclose()
+    await injector.aclose()
     retried = await retry_failed(system)
-    print(f"chaos: load stopped after {load_seconds:.0f} s; waiting for convergence")
+    print(f"chaos: load stopped after {load_seconds:.0f} s, day {day_before} → {day_after};")
+    print("chaos: waiting for convergence")
     truth = ledger.truth()
     outcome = await asyncio.to_thread(
         wait_converged, Endpoints.of(system), truth, within=converge_within, poll=2
@@ -377,6 +414,7 @@ async def campaign(
         "schedule": [asdict(f) for f in faults],
         "faults": dict(sorted(injected.items())),
         "faults_not_injected": skipped,
+        "rollover": {"before": day_before, "after": day_after},
         "operations": dict(sorted(ledger.operations.items())),
         "urls_received": sum(ledger.files.values()),
         "failed_files_retried": retried,
@@ -391,6 +429,10 @@ async def campaign(
         "discrepancies": result.to_json()["discrepancies"],
         "sizes": result.sizes,
     }
+
+
+RESTART_ALLOWANCE = 15.0
+"""Seconds from choosing the day boundary to the start of the load (the Downloader restarts)."""
 
 
 async def retry_failed(system: LocalSystem) -> int:
@@ -438,6 +480,10 @@ def doc_block(result: dict[str, Any], command: str, load: str) -> str:
         ("load duration", f"{result['load_seconds']} s"),
         ("faults injected", f"{sum(result['faults'].values())} ({faults})"),
         ("planned faults left out (time was up)", result["faults_not_injected"]),
+        (
+            "budget day crossed under load",
+            f"{result['rollover']['before']} → {result['rollover']['after']}",
+        ),
         ("operations", ops),
         ("download URLs received (ground truth)", result["urls_received"]),
         ("files failed by faults, retried after them", result["failed_files_retried"]),

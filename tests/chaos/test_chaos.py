@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -47,7 +48,9 @@ async def test_the_system_converges_after_a_seeded_fault_campaign(system: Privat
 
     assert result["discrepancies"] == [], result
     assert result["converged"]
-    assert set(result["faults"]) == set(FAULT_KINDS)
+    assert set(result["faults"]) == {*FAULT_KINDS, "clock:rollover"}
+    before, after = (date.fromisoformat(result["rollover"][k]) for k in ("before", "after"))
+    assert after == before + timedelta(days=1)  # the day turned in the middle of the load
     assert result["operations"]["upload:ok"] > 0
     assert result["operations"]["download:ok"] > 0
     assert result["operations"]["delete:ok"] > 0
