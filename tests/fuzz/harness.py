@@ -202,7 +202,9 @@ async def _send(
     try:
         request = client.build_request(**kwargs)
         await request.aread()  # multipart bodies stream; schemathesis reads the request back
-    except UnicodeEncodeError:  # e.g. a multipart filename no HTTP client could send
+    except (UnicodeEncodeError, TypeError, AttributeError):
+        # A case httpx cannot encode: a multipart filename outside Latin-1, or a generated
+        # part that is not bytes (an integer where the schema's binary file goes).
         result.unsendable += 1
         return
     result.cases += 1

@@ -27,7 +27,9 @@ async def test_a_valid_secret_makes_a_ready_managed_account(
     uploader: httpx.AsyncClient,
     unique: Callable[[str], str],
 ) -> None:
-    cluster.operator()
+    # The refresh timer reads the Downloader's figures every 5 s: the create handler may run
+    # before the Uploader's event has taught the Downloader the account (404: no usage yet).
+    cluster.operator(account_sync_seconds="5")
     name = unique("acct")
     email = (await add_account(cluster, emulator, name, budget="2G")).email
     obj = await wait_ready(cluster, name)
