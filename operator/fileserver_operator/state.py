@@ -31,6 +31,8 @@ class CatalogFeed:
     """``time.monotonic()`` of the last complete full listing."""
     eligible_accounts: int = 0
     """How many Uploader accounts "every account" meant at the last full listing."""
+    verified_after: str = ""
+    """The last file id an incremental sync looked up one by one (a rotation through all)."""
 
 
 @dataclass

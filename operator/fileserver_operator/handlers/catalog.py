@@ -20,6 +20,7 @@ from typing import Any
 
 import kopf
 
+from fileserver_operator.builders.catalog import verification_turn
 from fileserver_operator.builders.replicas import (
     manifest,
     replica_status,
@@ -126,12 +127,17 @@ async def catalog_sync(
             newest = _instant(files[-1]["updated_at"])  # pages come oldest change first
             if not full:  # a full listing moves the watermark only once it is complete
                 feed.watermark = newest
+        checked: set[str] = set()
+        if not full:  # files deleted and purged between two syncs (builders/catalog.py)
+            unseen = (file_id for file_id in filereplicas_by_file if file_id not in seen)
+            turn, feed.verified_after = verification_turn(unseen, feed.verified_after)
+            checked = set(turn)
         gone = [
             _forget(state, e)
             for file_id, stored in filereplicas_by_file.items()
             if file_id not in seen
             for e in stored
-            if not e["deleting"] and (full or _being_deleted(e))
+            if not e["deleting"] and (full or _being_deleted(e) or file_id in checked)
         ]
         await _bounded(gone)
     except Unavailable as exc:
