@@ -48,7 +48,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import re
 import secrets
 import signal
@@ -73,6 +72,7 @@ from pymongo import AsyncMongoClient
 
 from apis.common import GROUP, VERSION
 from apis.driveaccount import DriveAccountSpec
+from bench.proc import machine
 from fileserver.devstack.stack import Stack
 from fileserver.system.kube import (
     DEPLOYMENTS,
@@ -907,23 +907,6 @@ async def _files(
 
 
 # --- main ------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-    }
 
 
 def with_ratio(result: dict[str, Any]) -> dict[str, Any]:

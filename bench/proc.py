@@ -7,7 +7,9 @@ its own, so shares of CPU per process are the steadier figure (and they name a b
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
+from typing import Any
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -51,3 +53,29 @@ def machine_busy_ticks() -> tuple[int, int]:
     idle = values[3] + values[4]  # idle + iowait
     total = sum(values[:8])  # without guest time, already counted in user
     return total - idle, total
+
+
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages, to 2 decimals."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: absolute numbers mean little without it."""
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    meminfo = Path("/proc/meminfo").read_text().split()
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1),
+        "load_average": load_average(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

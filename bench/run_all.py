@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.proc import load_average, machine
 from bench.report import write_docs
 from fileserver.devstack.stack import Stack
 
@@ -82,27 +81,6 @@ BENCHMARKS = (
         quick=("--quick",),
     ),
 )
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on: absolute numbers mean little without it."""
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    meminfo = Path("/proc/meminfo").read_text().split()
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "memory_gib": round(int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20, 1),
-        "load_average": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
 
 
 def supports_json(bench: Benchmark) -> bool:
@@ -183,7 +161,7 @@ def main() -> int:
     results = {
         "started_at": started_at,
         "quick": args.quick,
-        "machine": before | {"load_average_after": list(os.getloadavg())},
+        "machine": before | {"load_average_after": load_average()},
         "benchmarks": outcomes,
     }
     text = json.dumps(results, indent=2)
