@@ -56,7 +56,14 @@ class KubeTools:
         self("apply", "-f", "-", stdin=yaml.safe_dump_all(objects))
 
     def _run(self, argv: list[str], stdin: str | None, check: bool) -> str:
-        proc = subprocess.run(
+        proc = self._exec(argv, stdin)
+        if check and proc.returncode != 0:
+            raise DevstackError(f"{Path(argv[0]).name} {argv[1]} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def _exec(self, argv: list[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
+        """``argv`` run with this kubeconfig, its output captured, its exit status not judged."""
+        return subprocess.run(
             [argv[0], f"--kubeconfig={self.kubeconfig}", *argv[1:]],
             input=stdin,
             capture_output=True,
@@ -64,9 +71,6 @@ class KubeTools:
             check=False,
             timeout=300,
         )
-        if check and proc.returncode != 0:
-            raise DevstackError(f"{Path(argv[0]).name} {argv[1]} failed: {proc.stderr.strip()}")
-        return proc.stdout
 
 
 def apply_crds(kube: KubeCLI) -> None:
