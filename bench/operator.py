@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -578,21 +579,25 @@ def account_status_body(name: str) -> dict[str, Any]:
     return account_status(observation, None)
 
 
-async def raw_accounts(cluster: Cluster, count: int) -> dict[str, Any]:
-    """Baseline: create ``count`` DriveAccounts and patch each one's status, no operator."""
-    namespace = cluster.namespace("bench-raw-accounts")
-    names = [f"raw-{i:05d}" for i in range(count)]
+async def raw_writes(
+    cluster: Cluster,
+    plural: str,
+    prefix: str,
+    count: int,
+    objects: Callable[[str, int], tuple[dict[str, Any], dict[str, Any]]],
+) -> dict[str, Any]:
+    """A baseline's figures: in a fresh namespace, no operator, create ``count`` objects and
+    patch each one's status once (``objects(namespace, index)`` gives both), CONCURRENCY in
+    flight."""
+    namespace = cluster.namespace(prefix)
 
-    def job(name: str) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            body = drive_account(name, namespace, f"{name}@bench.invalid", f"{name}-creds")
-            await cluster.create("driveaccounts", namespace, body)
-            await cluster.patch_status("driveaccounts", namespace, name, account_status_body(name))
-
-        return run
+    async def write(index: int) -> None:
+        body, status = objects(namespace, index)
+        await cluster.create(plural, namespace, body)
+        await cluster.patch_status(plural, namespace, body["metadata"]["name"], status)
 
     started = time.monotonic()
-    await bounded([job(n) for n in names])
+    await bounded([functools.partial(write, i) for i in range(count)])
     seconds = time.monotonic() - started
     cluster.delete_namespace(namespace)
     return {
@@ -602,6 +607,17 @@ async def raw_accounts(cluster: Cluster, count: int) -> dict[str, Any]:
         "objects_per_s": round(count / seconds, 1),
         "concurrency": CONCURRENCY,
     }
+
+
+async def raw_accounts(cluster: Cluster, count: int) -> dict[str, Any]:
+    """Baseline: create ``count`` DriveAccounts and patch each one's status, no operator."""
+
+    def account(namespace: str, index: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        name = f"raw-{index:05d}"
+        body = drive_account(name, namespace, f"{name}@bench.invalid", f"{name}-creds")
+        return body, account_status_body(name)
+
+    return await raw_writes(cluster, "driveaccounts", "bench-raw-accounts", count, account)
 
 
 async def phase_accounts(
@@ -721,27 +737,7 @@ def replica_body(namespace: str, index: int) -> tuple[dict[str, Any], dict[str, 
 
 async def raw_replicas(cluster: Cluster, count: int) -> dict[str, Any]:
     """Baseline: create ``count`` FileReplicas and patch each one's status, no operator."""
-    namespace = cluster.namespace("bench-raw-files")
-
-    def job(index: int) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            body, status = replica_body(namespace, index)
-            await cluster.create("filereplicas", namespace, body)
-            await cluster.patch_status("filereplicas", namespace, body["metadata"]["name"], status)
-
-        return run
-
-    started = time.monotonic()
-    await bounded([job(i) for i in range(count)])
-    seconds = time.monotonic() - started
-    cluster.delete_namespace(namespace)
-    return {
-        "objects": count,
-        "writes": 2 * count,
-        "seconds": round(seconds, 2),
-        "objects_per_s": round(count / seconds, 1),
-        "concurrency": CONCURRENCY,
-    }
+    return await raw_writes(cluster, "filereplicas", "bench-raw-files", count, replica_body)
 
 
 async def seed_files(system: LocalSystem, account_id: str, count: int) -> None:
