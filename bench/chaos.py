@@ -135,6 +135,17 @@ class Ledger:
         )
 
 
+def bearer_client(
+    system: LocalSystem, service: str, token: str, timeout: float
+) -> httpx.AsyncClient:
+    """A client for one of ``system``'s services that sends ``token`` as its bearer token."""
+    return httpx.AsyncClient(
+        base_url=system.service(service).url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+    )
+
+
 class Load:
     """Uploads, deletions and download URLs, each decision drawn from the seeded generator."""
 
@@ -144,11 +155,7 @@ class Load:
         self.rng = rng
         self.ledger = ledger
         self.budget = max_requests
-        self.uploader = httpx.AsyncClient(
-            base_url=system.service("uploader").url,
-            headers={"Authorization": f"Bearer {system.secrets.uploader_admin_token}"},
-            timeout=15,
-        )
+        self.uploader = bearer_client(system, "uploader", system.secrets.uploader_admin_token, 15)
         self.downloader = httpx.AsyncClient(base_url=system.service("downloader").url, timeout=15)
 
     async def aclose(self) -> None:
@@ -229,21 +236,10 @@ class Injector:
     def __init__(self, system: LocalSystem, rng: random.Random) -> None:
         self.system = system
         self.rng = rng
-        self.emulator = httpx.AsyncClient(
-            base_url=system.service("drive-emulator").url,
-            headers={"Authorization": f"Bearer {system.secrets.emulator_admin_token}"},
-            timeout=30,
-        )
-        self.internal = httpx.AsyncClient(
-            base_url=system.service("downloader").url,
-            headers={"Authorization": f"Bearer {system.secrets.downloader_internal_token}"},
-            timeout=30,
-        )
-        self.reports = httpx.AsyncClient(
-            base_url=system.service("downloader").url,
-            headers={"Authorization": f"Bearer {system.secrets.downloader_admin_token}"},
-            timeout=30,
-        )
+        secrets = system.secrets
+        self.emulator = bearer_client(system, "drive-emulator", secrets.emulator_admin_token, 30)
+        self.internal = bearer_client(system, "downloader", secrets.downloader_internal_token, 30)
+        self.reports = bearer_client(system, "downloader", secrets.downloader_admin_token, 30)
         self.captures: list[list[Event]] = []
         self.replayed = Counter[str]()
 
@@ -438,10 +434,7 @@ RESTART_ALLOWANCE = 15.0
 async def retry_failed(system: LocalSystem) -> int:
     """``:retry`` every failed file, as an operator would: a quota answer from every account
     fails a file for good by design (docs/uploader.md), even when the fault was brief."""
-    headers = {"Authorization": f"Bearer {system.secrets.uploader_admin_token}"}
-    async with httpx.AsyncClient(
-        base_url=system.service("uploader").url, headers=headers, timeout=30
-    ) as http:
+    async with bearer_client(system, "uploader", system.secrets.uploader_admin_token, 30) as http:
         answer = await http.get("/files", params={"status": "failed", "limit": 1000})
         answer.raise_for_status()
         failed = [f["id"] for f in answer.json()["items"]]
