@@ -19,7 +19,7 @@ from services.drive_emulator.config import EmulatorSettings, get_settings
 from services.drive_emulator.errors import DriveApiError, bad_request
 from services.drive_emulator.faults import DropConnection, DroppedResponse
 from services.drive_emulator.runtime import Runtime
-from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 
 
 async def _drive_error(request: Request, exc: Exception) -> Response:
@@ -61,6 +61,7 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
         title="Drive v3 emulator",
         description="The subset of the Google Drive v3 API fileserver uses, with Drive's limits.",
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
     )
     app.add_middleware(MetricsMiddleware, service="drive-emulator")
     for module in (files, uploads, web, oauth, admin):

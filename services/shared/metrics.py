@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import time
 
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""``FastAPI(telemetry=...)`` for every service: their metrics are Prometheus' (below) and
+nothing configures an OpenTelemetry provider, yet with its defaults FastAPI asks the
+OpenTelemetry API on every request whether one is (about 12 µs of CPU per request, measured)."""
 
 REQUESTS = Counter(
     "fileserver_http_requests_total",

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
 from services.shared.limits import RequestLimitsMiddleware
-from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 from services.shared.workers import supervise
 from services.stats import metrics
 from services.stats.config import Settings, get_settings
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await task
             await app.state.redis.aclose()
 
-    app = FastAPI(title="fileserver Stats", lifespan=lifespan)
+    app = FastAPI(title="fileserver Stats", lifespan=lifespan, telemetry=NO_OPENTELEMETRY)
     app.add_middleware(RequestLimitsMiddleware, limits=settings)
     app.add_middleware(MetricsMiddleware, service="stats")
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from services.drive.config import DriveSettings
 from services.drive.config import get_settings as get_drive_settings
 from services.shared.limits import RequestLimitsMiddleware
-from services.shared.metrics import MetricsMiddleware
+from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware
 from services.uploader import repository
 from services.uploader.api import accounts, files, health, uploads
 from services.uploader.config import Settings, get_settings
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, drive: DriveSettings | None = N
         version="1.0",
         summary="Drive accounts and files; streamed staging; replication to the Drive pool.",
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
     )
     app.add_middleware(RequestLimitsMiddleware, limits=settings)
     app.add_middleware(MetricsMiddleware, service="uploader")
