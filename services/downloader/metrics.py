@@ -45,6 +45,10 @@ COMMIT_BATCH = Histogram(
     "Issued URLs stored per group commit",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
 )
+WRITES_HANDED_OFF = Counter(
+    "fileserver_downloader_writes_handed_off_total",
+    "SQLite write transactions run in the writer thread because the write lock was held",
+)
 STATS_BATCHES_RELAYED = Counter(
     "fileserver_downloader_stats_batches_relayed_total",
     "Stats batches queued again because Stats had not applied them in time",
