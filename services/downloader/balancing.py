@@ -39,16 +39,14 @@ class Balancer:
         """Candidate account ids (``(id, daily budget)``, budget > 0) in the order to try."""
         if day != self.day:
             self.start_day(day, {})
-        ids = sorted(candidates)
-        # Rotation: accounts after the last one used come first, in id order, then the rest.
-        pos = {aid: (0 if aid > self.last else 1, aid) for aid, _ in ids}
-        served = self.served
-
-        def key(candidate: tuple[str, int]) -> tuple[int, tuple[int, str]]:
-            aid, budget = candidate
-            return int(served.get(aid, 0) / budget / SHARE_STEP), pos[aid]
-
-        return [aid for aid, _ in sorted(ids, key=key)]
+        served, last = self.served, self.last
+        # By share step, then rotation: accounts after the last one used first (``aid <= last``
+        # is False for them), in id order, then the rest.
+        keyed = sorted(
+            (int(served.get(aid, 0) / budget / SHARE_STEP), aid <= last, aid)
+            for aid, budget in candidates
+        )
+        return [aid for _, _, aid in keyed]
 
     def note(self, account_id: str, nbytes: int, day: date) -> None:
         """Record that ``account_id`` served ``nbytes`` on ``day``."""

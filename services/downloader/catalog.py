@@ -37,6 +37,15 @@ class CachedReplica:
 
 
 @dataclass(frozen=True, slots=True)
+class Servers:
+    """The accounts that may serve a file now, each with its replica; ``candidates`` are
+    ``(account id, daily budget)`` in id order, as :meth:`Balancer.order` takes them."""
+
+    by_account: dict[str, tuple[CachedAccount, CachedReplica]]
+    candidates: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class CachedFile:
     """A file as the download path sees it."""
 
@@ -60,6 +69,7 @@ class Catalog:
         self.rev = -1
         self.accounts: dict[str, CachedAccount] = {}
         self.files: dict[str, CachedFile] = {}
+        self._servers: dict[str, Servers] = {}  # per file id, until the next change
 
     async def refresh(self) -> None:
         """Load what changed since the last refresh (one cheap query when nothing did)."""
@@ -82,6 +92,8 @@ class Catalog:
                 self.files[f.id] = CachedFile(
                     f.id, f.name, f.size, FileStatus(f.status), f.deleted, ready
                 )
+            if changes.accounts or changes.files:
+                self._servers.clear()
             self.rev = changes.rev
 
     async def file(self, file_id: str) -> CachedFile | None:
@@ -92,11 +104,16 @@ class Catalog:
             found = self.files.get(file_id)
         return found
 
-    def servers(self, file: CachedFile) -> list[tuple[CachedAccount, CachedReplica]]:
-        """Accounts that hold a ready replica of ``file`` and may serve downloads."""
-        out = []
-        for replica in file.replicas:
-            account = self.accounts.get(replica.account_id)
-            if account is not None and account.servable and account.daily_budget_bytes > 0:
-                out.append((account, replica))
-        return out
+    def servers(self, file: CachedFile) -> Servers:
+        """Accounts that hold a ready replica of ``file`` and may serve downloads (worked out
+        once per file between two changes of the catalog: every download asks)."""
+        found = self._servers.get(file.id)
+        if found is None:
+            by_account = {}
+            for replica in file.replicas:
+                account = self.accounts.get(replica.account_id)
+                if account is not None and account.servable and account.daily_budget_bytes > 0:
+                    by_account[account.id] = (account, replica)
+            candidates = tuple(sorted((a.id, a.daily_budget_bytes) for a, _ in by_account.values()))
+            found = self._servers[file.id] = Servers(by_account, candidates)
+        return found

@@ -6,6 +6,8 @@ Service functions raise these; one exception handler in ``main`` turns them into
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
+
 
 class DownloaderError(Exception):
     """Base: a refusal with a status code, a message for the client, optional headers."""
@@ -46,3 +48,8 @@ class Unavailable(DownloaderError):
     """No account can serve the file now; ``Retry-After`` tells when to ask again."""
 
     status_code = 503
+
+
+def error_response(exc: DownloaderError) -> JSONResponse:
+    """The answer a domain error becomes: ``{"detail": ...}``, its status, its headers."""
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

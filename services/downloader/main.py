@@ -11,18 +11,18 @@ from fastapi.responses import JSONResponse
 
 from services.downloader.api import downloads, health, internal, reports
 from services.downloader.config import Settings, get_settings
-from services.downloader.errors import DownloaderError
+from services.downloader.errors import DownloaderError, error_response
 from services.downloader.runtime import build_runtime
 from services.drive.config import DriveSettings
 from services.drive.config import get_settings as get_drive_settings
 from services.shared.days import utcnow
 from services.shared.limits import RequestLimitsMiddleware
-from services.shared.metrics import MetricsMiddleware, metrics_endpoint
+from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DownloaderError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    return error_response(exc)
 
 
 def create_app(
@@ -53,7 +53,10 @@ def create_app(
         title="fileserver Downloader",
         summary="Budget-safe Drive download URLs and precomputed statistics",
         lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
     )
+    # Added first, so innermost: the limits, the metrics and the 500 handler apply to it too.
+    app.add_middleware(downloads.DownloadFastPath)
     app.add_middleware(RequestLimitsMiddleware, limits=settings)
     app.add_middleware(MetricsMiddleware, service="downloader")
     app.add_exception_handler(DownloaderError, _domain_error)

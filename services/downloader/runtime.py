@@ -30,7 +30,7 @@ from services.downloader.recorder import IssueRecorder
 from services.downloader.writer import Writer
 from services.drive.config import DriveSettings
 from services.drive.urls import check_url_settings, download_url
-from services.shared.days import budget_day, next_rollover, utcnow
+from services.shared.days import budget_day, day_start, next_rollover, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +51,25 @@ class Runtime:
     queue: ArqRedis | None
     clock: Callable[[], datetime] = utcnow
     _loop: asyncio.Task[None] | None = field(default=None, repr=False)
-    _day_end: tuple[date, datetime] | None = field(default=None, repr=False)
+    _span: tuple[date, datetime, datetime] | None = field(default=None, repr=False)
 
     def today(self, now: datetime | None = None) -> date:
         """The current budget day."""
-        return budget_day(now or self.clock(), self.settings.rollover_utc)
+        return self.budget_span(now or self.clock())[0]
 
     def day_end(self, now: datetime) -> datetime:
-        """When the budget day of ``now`` ends (computed once a day)."""
-        day = self.today(now)
-        if self._day_end is None or self._day_end[0] != day:
-            self._day_end = (day, next_rollover(now, self.settings.rollover_utc))
-        return self._day_end[1]
+        """When the budget day of ``now`` ends."""
+        return self.budget_span(now)[1]
+
+    def budget_span(self, now: datetime) -> tuple[date, datetime]:
+        """The budget day of ``now`` and when it ends: worked out once a day, then two
+        comparisons (every download asks)."""
+        span = self._span
+        if span is None or not span[1] <= now < span[2]:
+            rollover = self.settings.rollover_utc
+            day = budget_day(now, rollover)
+            span = self._span = (day, day_start(day, rollover), next_rollover(now, rollover))
+        return span[0], span[2]
 
     async def start_day(self, day: date) -> None:
         """Seed balancing with what every process has issued on ``day`` so far."""

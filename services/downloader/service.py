@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.downloader import metrics, repository
-from services.downloader.catalog import CachedFile
+from services.downloader.catalog import CachedFile, Servers
 from services.downloader.errors import NotFound, NotReady, Unavailable
 from services.downloader.models import Account, File
 from services.downloader.ranges import requested_range
@@ -79,9 +79,9 @@ async def issue_download(
         raise NotReady(f"file {file_id!r} is {file.status.value}, not uploaded yet: try later")
     wanted = requested_range(file.size, offset=offset, length=length, range_header=range_header)
     now = rt.clock()
-    day = rt.today(now)
-    servers = {account.id: (account, replica) for account, replica in rt.catalog.servers(file)}
-    if not servers:
+    day, day_end = rt.budget_span(now)
+    servers = rt.catalog.servers(file)
+    if not servers.candidates:
         metrics.REFUSED.labels("no_replica").inc()
         raise Unavailable(
             f"file {file_id!r} has no ready replica on an enabled account",
@@ -120,7 +120,7 @@ async def issue_download(
         volume.inc(nbytes)
         return Ticket(
             id=issued.id,
-            url=servers[account_id][1].url,
+            url=servers.by_account[account_id][1].url,
             file_id=file.id,
             account_id=account_id,
             offset=wanted.offset,
@@ -128,7 +128,7 @@ async def issue_download(
             charged_bytes=nbytes,
             range=wanted.header,
             day=day,
-            expires_at=rt.day_end(now),
+            expires_at=day_end,
         )
     metrics.REFUSED.labels("budget").inc()
     retry_at = next_rollover(now, rt.settings.rollover_utc)
@@ -142,22 +142,21 @@ async def issue_download(
 async def _reserve(
     rt: Runtime,
     file: CachedFile,
-    servers: dict[str, Any],
+    servers: Servers,
     *,
     day: date,
     nbytes: int,
     now: datetime,
 ) -> tuple[str, uuid.UUID | None] | None:
     """The first account in balancing order that can give ``nbytes`` today, with its lease."""
-    candidates = [(aid, acct.daily_budget_bytes) for aid, (acct, _) in servers.items()]
-    for account_id in rt.balancer.order(candidates, day):
+    for account_id in rt.balancer.order(servers.candidates, day):
         # Counted before any wait (a lease from the database, the group commit), so that
         # concurrent requests rotate instead of all queueing for the same account; undone
         # if the bytes are not issued after all.
         rt.balancer.note(account_id, nbytes, day)
         if nbytes == 0:  # nothing to charge (an empty file): any account will do
             return account_id, None
-        budget = servers[account_id][0].daily_budget_bytes
+        budget = servers.by_account[account_id][0].daily_budget_bytes
         lease_id = await rt.ledger.allocate(
             account_id, day=day, nbytes=nbytes, budget=budget, now=now
         )

@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
+from services.downloader.api.downloads import DownloadFastPath
 from services.downloader.config import Settings
+from services.downloader.schemas import DownloadTicket
 from services.shared.events import FileStatus
 from tests.utils.downloader import ADMIN, MB, FakeClock, account, file, live_downloader
 
@@ -142,3 +148,89 @@ async def test_disabled_accounts_and_unready_replicas_are_not_used(
         response = await dl.client.get("/files/f/download")
         assert response.status_code == 503
         assert "no ready replica" in response.json()["detail"]
+
+
+async def test_plain_requests_take_the_fast_path_and_get_the_routes_answers(
+    sqlite_settings: Settings,
+) -> None:
+    """A GET without a query string is answered before FastAPI's router, exactly as the route
+    answers it; anything else goes on to the route."""
+    async with live_downloader(sqlite_settings) as dl:
+        await dl.send(
+            account("a", 100 * MB),
+            account("b", 100 * MB),
+            file("f", MB, ["a", "b"]),
+            file("pending", MB, ["a"], status=FileStatus.REPLICATING),
+        )
+        passed_on: list[str] = []
+
+        async def route(scope: Scope, receive: Receive, send: Send) -> None:
+            passed_on.append(f"{scope['method']} {scope['path']}?{scope['query_string'].decode()}")
+            await JSONResponse({"detail": "routed"}, status_code=299)(scope, receive, send)
+
+        fast = DownloadFastPath(route)
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["app"] = dl.app  # as Starlette sets it before the middleware runs
+            await fast(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            direct = await client.get("/files/f/download", headers={"Range": "bytes=0-99"})
+            assert direct.status_code == 200, direct.text
+            assert direct.headers["content-type"] == "application/json"
+            routed = await dl.client.get(
+                "/files/f/download", params={"redirect": "false"}, headers={"Range": "bytes=0-99"}
+            )
+            assert routed.status_code == 200, routed.text
+            mine, theirs = (
+                DownloadTicket.model_validate_json(r.content).model_dump() for r in (direct, routed)
+            )
+            assert {mine.pop("account_id"), theirs.pop("account_id")} == {"a", "b"}  # rotation
+            for ticket in (mine, theirs):
+                del ticket["id"], ticket["url"]
+            assert mine == theirs
+            assert mine["charged_bytes"] == 100
+            assert passed_on == []
+
+            for name in ("nope", "pending"):  # domain errors: the route's status and body
+                fast_error = await client.get(f"/files/{name}/download")
+                route_error = await dl.client.get(
+                    f"/files/{name}/download", params={"redirect": "false"}
+                )
+                assert fast_error.status_code == route_error.status_code
+                assert fast_error.status_code in (404, 409)
+                assert fast_error.json() == route_error.json()
+            assert passed_on == []
+
+            others = [
+                client.get("/files/f/download", params={"offset": 1}),
+                client.get("/files/bad%20id/download"),
+                client.get("/files/" + "x" * 65 + "/download"),
+                client.get("/files/a%0A/download"),
+                client.post("/files/f/download"),
+            ]
+            for request in others:
+                assert (await request).status_code == 299
+            assert len(passed_on) == len(others)
+
+        # In the app, it is labelled with the route's template, as the router's requests are.
+        async def served() -> float:
+            text = (await dl.client.get("/metrics")).text
+            return sum(
+                sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "fileserver_http_requests_total"
+                and sample.labels
+                == {
+                    "service": "downloader",
+                    "method": "GET",
+                    "route": "/files/{file_id}/download",
+                    "status": "200",
+                }
+            )
+
+        before = await served()
+        assert (await dl.client.get("/files/f/download")).status_code == 200
+        assert await served() == before + 1
