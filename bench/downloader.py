@@ -146,6 +146,10 @@ def catalog(budgets: dict[str, int], sizes: dict[str, int]) -> dict[str, Any]:
     return EventBatch(events=tuple(events)).model_dump(mode="json")
 
 
+ROUNDS = 5
+"""Turns each server takes at every level: the bare endpoint and the Downloader alternate."""
+
+
 def load(server: Server, paths: list[str], connections: int, seconds: float) -> LoadResult:
     """Warm up, then measure; ``cpu_per_request`` is the server's CPU time per answer."""
     asyncio.run(
@@ -153,12 +157,42 @@ def load(server: Server, paths: list[str], connections: int, seconds: float) -> 
             "127.0.0.1", server.port, paths, connections=connections, seconds=min(2.0, seconds)
         )
     )
+    return measured(server, paths, connections, seconds)
+
+
+def measured(server: Server, paths: list[str], connections: int, seconds: float) -> LoadResult:
+    """One measured run (no warm-up)."""
     before = server.cpu_seconds()
     result = asyncio.run(
         run_load("127.0.0.1", server.port, paths, connections=connections, seconds=seconds)
     )
     result.cpu_per_request = (server.cpu_seconds() - before) / max(1, len(result.latencies))
     return result
+
+
+def alternating(
+    servers: list[Server], paths: list[str], connections: int, seconds: float
+) -> list[LoadResult]:
+    """Each server measured for ``seconds`` in all, in :data:`ROUNDS` turns taken in rotation.
+
+    The machines these run on are shared and their speed drifts by tens of percent within a
+    minute; measured one after the other, a drift between the two runs showed up in the ratio
+    (0.41–0.80 in three runs of one build). In turns, a drift touches both alike.
+    """
+    for server in servers:  # warm-up
+        asyncio.run(run_load("127.0.0.1", server.port, paths, connections=connections, seconds=1.0))
+    totals = [LoadResult(0.0) for _ in servers]
+    for _ in range(ROUNDS):
+        for server, total in zip(servers, totals, strict=True):
+            turn = measured(server, paths, connections, seconds / ROUNDS)
+            total.cpu_per_request += turn.cpu_per_request * len(turn.latencies)
+            total.seconds += turn.seconds
+            total.latencies.extend(turn.latencies)
+            for status, count in turn.statuses.items():
+                total.statuses[status] = total.statuses.get(status, 0) + count
+    for total in totals:
+        total.cpu_per_request /= max(1, len(total.latencies))
+    return totals
 
 
 def overcommitted(db: Path, budgets: dict[str, int]) -> tuple[int, int, int]:
@@ -223,17 +257,11 @@ def compare(
     sizes: dict[str, int],
     seconds: float,
 ) -> dict[int, tuple[LoadResult, LoadResult]]:
-    """(bare, Downloader) at each concurrency level in the order given: each server is started
-    once and measured at every level in turn (warm-up included, as in ``load``)."""
-    base: dict[int, LoadResult] = {}
-    ours: dict[int, LoadResult] = {}
+    """(bare, Downloader) at each concurrency level in the order given: both servers run
+    side by side and are measured in turns (:func:`alternating`) at every level."""
+    measured: dict[int, tuple[LoadResult, LoadResult]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         baseline = bare(workers)
-        try:
-            for connections in levels:
-                base[connections] = load(baseline, paths, connections, seconds)
-        finally:
-            baseline.stop()
         server = downloader(workers, Path(tmp))
         try:
             budgets = {f"acct{n}": 10**15 for n in range(10)}
@@ -243,10 +271,12 @@ def compare(
                 headers=AUTH,
             ).raise_for_status()
             for connections in levels:
-                ours[connections] = load(server, paths, connections, seconds)
+                base, ours = alternating([baseline, server], paths, connections, seconds)
+                measured[connections] = (base, ours)
         finally:
+            baseline.stop()
             server.stop()
-    return {c: (base[c], ours[c]) for c in levels}
+    return measured
 
 
 def print_rows(label: str, base: LoadResult, ours: LoadResult) -> None:
