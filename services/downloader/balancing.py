@@ -43,8 +43,10 @@ class Balancer:
         # By share step, then rotation: accounts after the last one used first (``aid <= last``
         # is False for them), in id order, then the rest.
         keyed = sorted(
-            (int(served.get(aid, 0) / budget / SHARE_STEP), aid <= last, aid)
-            for aid, budget in candidates
+            [
+                (int(served.get(aid, 0) / budget / SHARE_STEP), aid <= last, aid)
+                for aid, budget in candidates
+            ]
         )
         return [aid for _, _, aid in keyed]
 

@@ -19,7 +19,7 @@ end of a budget, the last bytes would otherwise sit in leases whose holders have
 fit, while this process has one. Leases are tied to a budget day: at the rollover a new day
 starts with the full budget and old leases are closed.
 
-Every lease transaction runs in the writer thread (:mod:`services.downloader.writer`).
+Every lease transaction is one call to the writer (:mod:`services.downloader.writer`).
 """
 
 from __future__ import annotations

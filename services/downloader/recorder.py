@@ -2,7 +2,7 @@
 
 A download request hands its issued URL to the recorder and waits. One writer task stores
 everything that arrived while the previous batch was being written in a single transaction
-(charging the leases and inserting the rows), handed to the writer thread in one call, and only
+(charging the leases and inserting the rows), handed to the writer in one call, and only
 then releases the waiting requests: under load one transaction serves tens to hundreds of
 requests, and no client ever holds a URL that is not in the database.
 

@@ -1,6 +1,6 @@
 """Data access of the Downloader: every SQL statement the service runs lives here.
 
-The functions take an open session (or, for the writer thread's transactions, a synchronous
+The functions take an open session (or, for the writer's transactions, a synchronous
 connection) and never commit: the caller owns the transaction, so a service function can combine
 several of them atomically. Statements are written to mean the
 same on PostgreSQL and SQLite (upserts through each dialect's ``ON CONFLICT``); where
@@ -240,10 +240,10 @@ async def files_page(
     ]
 
 
-# --- budget leases and issued URLs (the writer thread's transactions) ---------------------
+# --- budget leases and issued URLs (the writer's transactions) -----------------------------
 #
-# These run in :mod:`services.downloader.writer`'s thread on a synchronous ``Connection``: each
-# is one transaction handed over in one call.
+# These run through :mod:`services.downloader.writer` on a synchronous ``Connection`` (inline on
+# SQLite, in its thread on PostgreSQL): each is one transaction handed over in one call.
 
 
 def grant_budget(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from services.downloader.api.downloads import ticket_json
 from services.downloader.balancing import Balancer
 from services.downloader.config import Settings
 from services.downloader.errors import BadRange, RangeNotSatisfiable
 from services.downloader.ranges import ByteRange, requested_range
+from services.downloader.schemas import DownloadTicket
+from services.downloader.service import Ticket
 
 pytestmark = pytest.mark.unit
 
@@ -131,3 +135,33 @@ def test_database_urls_get_async_drivers(tmp_path: Path) -> None:
     assert pg.sqlalchemy_url == "postgresql+asyncpg://u:p@h/db"
     with pytest.raises(ValidationError):
         Settings(database_url="mysql://h/db", **tokens)
+
+
+@pytest.mark.parametrize(
+    ("url", "account_id", "range_header"),
+    [
+        ("http://drive.test/files/abc?alt=media", "acct-1", None),
+        ('http://drive.test/files/"quoted"\\path?x=é', "a\\b", "bytes=0-99"),
+    ],
+)
+def test_ticket_json_is_what_the_response_model_writes(
+    url: str, account_id: str, range_header: str | None
+) -> None:
+    ends = datetime(2030, 1, 2, tzinfo=UTC)
+    for _ in range(2):  # the second one comes from the cached parts
+        ticket = Ticket(
+            id=uuid.uuid4(),
+            url=url,
+            file_id="file.1",
+            account_id=account_id,
+            offset=0,
+            length=100,
+            charged_bytes=100,
+            range=range_header,
+            day=DAY,
+            expires_at=ends,
+        )
+        expected = DownloadTicket.model_validate(
+            {field: getattr(ticket, field) for field in DownloadTicket.model_fields}
+        )
+        assert ticket_json(ticket) == expected.model_dump_json().encode()

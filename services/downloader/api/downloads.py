@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -127,20 +127,53 @@ async def download(request: Request, file_id: FileId) -> Response:
 
 
 def ticket_json(ticket: service.Ticket) -> bytes:
-    """The answer's body: what :class:`DownloadTicket` would serialise, without validation."""
+    """The answer's body: what :class:`DownloadTicket` would serialise, without validation.
+
+    Everything but the id repeats from one request to the next (same replica, same day, mostly
+    the whole file), so the rest is serialised once and kept: half the cost of ``json.dumps``.
+    """
+    head, tail = _ticket_around_id(
+        ticket.url,
+        ticket.file_id,
+        ticket.account_id,
+        ticket.offset,
+        ticket.length,
+        ticket.charged_bytes,
+        ticket.range,
+        ticket.day,
+        ticket.expires_at,
+    )
+    return head + str(ticket.id).encode() + tail
+
+
+@lru_cache(maxsize=4096)
+def _ticket_around_id(
+    url: str,
+    file_id: str,
+    account_id: str,
+    offset: int,
+    length: int,
+    charged_bytes: int,
+    range_header: str | None,
+    day: date,
+    expires_at: datetime,
+) -> tuple[bytes, bytes]:
+    """The body before and after the id (a UUID: nothing in it to escape)."""
     body = {
-        "id": str(ticket.id),
-        "url": ticket.url,
-        "file_id": ticket.file_id,
-        "account_id": ticket.account_id,
-        "offset": ticket.offset,
-        "length": ticket.length,
-        "charged_bytes": ticket.charged_bytes,
-        "range": ticket.range,
-        "day": ticket.day.isoformat(),
-        "expires_at": _json_datetime(ticket.expires_at),
+        "id": "\x00",
+        "url": url,
+        "file_id": file_id,
+        "account_id": account_id,
+        "offset": offset,
+        "length": length,
+        "charged_bytes": charged_bytes,
+        "range": range_header,
+        "day": day.isoformat(),
+        "expires_at": _json_datetime(expires_at),
     }
-    return json.dumps(body, separators=(",", ":")).encode()
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    head, tail = text.encode().split(b"\\u0000", 1)
+    return head, tail
 
 
 PREFIX, SUFFIX = "/files/", "/download"
@@ -178,10 +211,11 @@ class DownloadFastPath:
 
     async def _download(self, scope: Scope, receive: Receive, send: Send, file_id: str) -> None:
         scope["route"] = self.route
-        range_header = next(
-            (value.decode("latin-1") for name, value in scope["headers"] if name == b"range"),
-            None,
-        )
+        range_header = None
+        for name, value in scope["headers"]:
+            if name == b"range":
+                range_header = value.decode("latin-1")
+                break
         try:
             ticket = await service.issue_download(
                 rt=scope["app"].state.runtime,
