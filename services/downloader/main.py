@@ -16,6 +16,7 @@ from services.downloader.runtime import build_runtime
 from services.drive.config import DriveSettings
 from services.drive.config import get_settings as get_drive_settings
 from services.shared.days import utcnow
+from services.shared.heap import frozen_heap
 from services.shared.limits import RequestLimitsMiddleware
 from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 
@@ -45,7 +46,8 @@ def create_app(
         await runtime.start()
         app.state.runtime = runtime
         try:
-            yield
+            with frozen_heap():
+                yield
         finally:
             await runtime.stop()
 

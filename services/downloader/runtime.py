@@ -85,6 +85,7 @@ class Runtime:
             await self.start_day(day)
         await self.catalog.refresh()
         await self.ledger.maintain(day=day, now=now)
+        await self.writer.checkpoint()
         async with self.sessions() as session:
             issued = await repository.issued_by_account(session, day)
         for account in self.catalog.accounts.values():

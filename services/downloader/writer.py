@@ -59,6 +59,9 @@ def _sqlite_connect(dbapi_connection: Any, record: Any) -> None:
 def _sqlite_connect_nowait(dbapi_connection: Any, record: Any) -> None:
     _sqlite_connect(dbapi_connection, record)
     dbapi_connection.execute("PRAGMA busy_timeout=0")  # a held lock fails BEGIN at once
+    # No checkpoint after a commit: copying the WAL into the database and its fsync would stall
+    # the event loop (``checkpoint`` does it from the thread).
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -131,6 +134,25 @@ class Writer:
             self._sync.dispose()
         if self._async is not None:
             await self._async.dispose()
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL's committed pages into the SQLite database file, in the writer thread.
+
+        The inline connection never checkpoints (see ``wal_autocheckpoint`` above), so the
+        runtime calls this every maintenance round; ``PASSIVE`` waits for no one. No-op on
+        PostgreSQL.
+        """
+        if self._sync is not None:
+            await asyncio.wrap_future(
+                asyncio.run_coroutine_threadsafe(self._checkpoint(), self._loop)
+            )
+
+    async def _checkpoint(self) -> None:
+        assert self._sync is not None
+        if self._conn is None:
+            self._conn = self._sync.connect()
+        # On the driver's connection: outside a transaction, as a checkpoint must run.
+        self._conn.connection.dbapi_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one transaction (committed unless it raises): inline when SQLite's

@@ -19,6 +19,7 @@ from services.drive_emulator.config import EmulatorSettings, get_settings
 from services.drive_emulator.errors import DriveApiError, bad_request
 from services.drive_emulator.faults import DropConnection, DroppedResponse
 from services.drive_emulator.runtime import Runtime
+from services.shared.heap import frozen_heap
 from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 
 
@@ -53,7 +54,8 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = await Runtime.start(settings)
         try:
-            yield
+            with frozen_heap():
+                yield
         finally:
             await app.state.runtime.close()
 

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 
+from services.shared.heap import frozen_heap
 from services.shared.limits import RequestLimitsMiddleware
 from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware, metrics_endpoint
 from services.shared.workers import supervise
@@ -37,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task = asyncio.create_task(running, name="stats-worker")
         app.state.worker_task = task
         try:
-            yield
+            with frozen_heap():
+                yield
         finally:
             if task is not None:
                 task.cancel()

@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 
 from services.drive.config import DriveSettings
 from services.drive.config import get_settings as get_drive_settings
+from services.shared.heap import frozen_heap
 from services.shared.limits import RequestLimitsMiddleware
 from services.shared.metrics import NO_OPENTELEMETRY, MetricsMiddleware
 from services.uploader import repository
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, drive: DriveSettings | None = N
         app.state.vault = Vault(settings.credentials_key.get_secret_value())
         app.state.drives = DriveClients(app.state.vault, drive)
         try:
-            yield
+            with frozen_heap():
+                yield
         finally:
             await app.state.drives.close()
             await redis.aclose(close_connection_pool=True)
