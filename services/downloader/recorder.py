@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.downloader import metrics, repository
@@ -210,6 +211,11 @@ class IssueRecorder:
             waiting = await repository.unapplied_batches(session, created_before=before, limit=100)
         queued = 0
         for batch_id in waiting:
+            # Still queued or being processed (Stats keeps no job results, so the key lives just
+            # that long): arq would refuse it again, and with Stats down for a while, reading
+            # the rows of 100 batches every round cost more CPU than serving downloads.
+            if await self._queue.exists(job_key_prefix + str(batch_id)):
+                continue
             async with self._sessions() as session:
                 issued = await repository.batch_issues(session, batch_id)
             # The same job id: arq refuses a duplicate while the first is queued or running.

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from arq.constants import job_key_prefix
+from redis.asyncio import Redis
 
 from services.downloader.config import Settings
-from services.shared.stats import StatsBatch
+from services.shared.stats import STATS_QUEUE, StatsBatch
 from tests.utils.downloader import (
     ADMIN,
     INTERNAL,
@@ -210,3 +213,46 @@ async def test_today_resets_at_the_rollover_and_totals_carry_on(tmp_path, redis_
         account_row = (await dl.client.get("/accounts/a/stats", headers=ADMIN)).json()
         assert (account_row["bytes_today"], account_row["remaining_today"]) == (0, 10 * MB)
         assert account_row["bytes_total"] == 16 * MB
+
+
+async def test_the_relay_queues_a_lost_batch_again_and_leaves_queued_ones_alone(
+    sqlite_settings: Settings, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with live_downloader(sqlite_settings) as dl:
+        await _setup(dl)
+        tickets = await _download_many(dl, 40, random.Random(3))
+        async with dl.runtime.sessions() as session:
+            from sqlalchemy import select
+
+            from services.downloader import repository
+            from services.downloader.models import StatsBatchRecord
+
+            ids = [str(i) for i in (await session.execute(select(StatsBatchRecord.id))).scalars()]
+        assert ids
+        queue = Redis.from_url(redis_url)
+        try:
+
+            async def all_queued() -> None:
+                assert await queue.exists(*(job_key_prefix + i for i in ids)) == len(ids)
+
+            await eventually(all_queued, within=10)  # each window queued as it closed
+            reads: list[object] = []
+            read_batch = repository.batch_issues
+
+            async def counted(session: object, batch_id: object) -> object:
+                reads.append(batch_id)
+                return await read_batch(session, batch_id)  # type: ignore[arg-type]
+
+            monkeypatch.setattr(repository, "batch_issues", counted)
+            later = dl.runtime.clock() + timedelta(minutes=10)  # every batch is overdue
+            assert await dl.runtime.recorder.relay(later) == 0
+            assert reads == []  # still queued: not even read
+
+            lost = ids[0]  # as if Redis had lost the job
+            await queue.delete(job_key_prefix + lost)
+            await queue.zrem(STATS_QUEUE, lost)
+            assert await dl.runtime.recorder.relay(later) == 1
+            assert [str(r) for r in reads] == [lost]
+        finally:
+            await queue.aclose()
+        await _settled(dl, redis_url, tickets)  # nothing lost, nothing counted twice
