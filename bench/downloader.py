@@ -5,8 +5,10 @@
 Needs the devstack's Redis (``uv run fileserver dev up --only redis``, on its configured port,
 ``FILESERVER_DEV_PORT_REDIS``): issued URLs are queued for Stats. Every server runs as uvicorn
 processes on loopback with the same settings (workers, no access log, keep-alive); the
-Downloader uses its embedded default, SQLite. Prints, for one and for two worker processes,
-requests/s and p99 latency of both and their ratio at ``--connections``; then, for one worker,
+Downloader uses its embedded default, SQLite. The servers run side by side and take turns
+(five per level), so that the machine's drift touches both. Prints, for one and for two worker
+processes, requests/s and p99 latency of both and their ratio at ``--connections`` (and, as a
+reference, the Downloader against a plain ASGI endpoint with no framework); then, for one worker,
 the same at every ``--sweep`` level of concurrency (throughput and p50/p95/p99 against
 concurrency, the data of docs/img/perf-downloader-*.svg); then the overcommit count (accounts
 whose issued bytes passed their budget in a run that exhausts the pool: the goal is 0) and the
@@ -87,13 +89,13 @@ class Server:
         return tree_cpu_seconds(self.process.pid)
 
 
-def bare(workers: int) -> Server:
+def bare(workers: int, factory: str = "create_app") -> Server:
     port = free_port()
     argv = [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.bare:create_app",
+        f"bench.bare:{factory}",
         "--factory",
         "--port",
         str(port),
@@ -256,12 +258,15 @@ def compare(
     paths: list[str],
     sizes: dict[str, int],
     seconds: float,
-) -> dict[int, tuple[LoadResult, LoadResult]]:
+) -> tuple[dict[int, tuple[LoadResult, LoadResult]], LoadResult]:
     """(bare, Downloader) at each concurrency level in the order given: both servers run
-    side by side and are measured in turns (:func:`alternating`) at every level."""
+    side by side and are measured in turns (:func:`alternating`) at every level; at the first
+    level a plain ASGI endpoint takes turns too (returned second: a reference, not the goal's
+    baseline)."""
     measured: dict[int, tuple[LoadResult, LoadResult]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         baseline = bare(workers)
+        raw = bare(workers, "create_raw_app")
         server = downloader(workers, Path(tmp))
         try:
             budgets = {f"acct{n}": 10**15 for n in range(10)}
@@ -270,13 +275,16 @@ def compare(
                 json=catalog(budgets, sizes),
                 headers=AUTH,
             ).raise_for_status()
-            for connections in levels:
+            base, floor, ours = alternating([baseline, raw, server], paths, levels[0], seconds)
+            measured[levels[0]] = (base, ours)
+            raw.stop()
+            for connections in levels[1:]:
                 base, ours = alternating([baseline, server], paths, connections, seconds)
                 measured[connections] = (base, ours)
         finally:
-            baseline.stop()
-            server.stop()
-    return measured
+            for process in (baseline, raw, server):
+                process.stop()
+    return measured, floor
 
 
 def print_rows(label: str, base: LoadResult, ours: LoadResult) -> None:
@@ -322,13 +330,23 @@ def main() -> None:
             # One worker also runs the sweep, on the same servers after the headline level,
             # which is the sweep's own figure at that level.
             extra = sorted(set(args.sweep) - {args.connections}) if workers == 1 else []
-            measured = compare(workers, [args.connections, *extra], paths, sizes, args.seconds)
+            measured, floor = compare(
+                workers, [args.connections, *extra], paths, sizes, args.seconds
+            )
             base, ours = measured[args.connections]
             print_rows(str(workers), base, ours)
+            print(
+                f"| {workers} | (reference) plain ASGI | {floor.rps:.0f} "
+                f"| {floor.percentile(0.5) * 1000:.1f} | {floor.percentile(0.99) * 1000:.1f} "
+                f"| {floor.cpu_per_request * 1e6:.0f} | Downloader / it: "
+                f"**{ours.rps / floor.rps:.2f}** |"
+            )
             figures["workers"][str(workers)] = {
                 "bare": figures_of(base),
                 "downloader": figures_of(ours),
                 "ratio": ours.rps / base.rps,
+                "raw_asgi": figures_of(floor),
+                "ratio_to_raw_asgi": ours.rps / floor.rps,
             }
             if workers == 1:
                 sweep = {c: measured[c] for c in sorted(set(args.sweep))}
