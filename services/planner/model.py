@@ -41,7 +41,10 @@ class Capacities:
 
     MEASURED (docs/performance.md, "Downloader"): one worker process on SQLite answered
     1 194–1 781 requests/s at 64 connections, 580–875 µs of CPU each, on the 2-CPU development
-    machine with the load generator on the same CPUs (2026-11-23); 1 200 is the low end."""
+    machine with the load generator on the same CPUs (2026-11-23); 1 200 is the low end. A later
+    round of work on the Downloader (same page, "third round") measured 3 900–4 400 requests/s
+    per worker; this figure, and the tables and diagrams of docs/capacity.md computed from it,
+    are still the earlier, conservative one."""
     uploader_bytes_per_s: float = 11.7 * MIB
     """Upload bytes one Uploader pod streams into GridFS a second.
 
