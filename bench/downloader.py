@@ -152,13 +152,14 @@ ROUNDS = 5
 """Turns each server takes at every level: the bare endpoint and the Downloader alternate."""
 
 
+def warm_up(server: Server, paths: list[str], connections: int, seconds: float) -> None:
+    """Load that is not measured: caches, connections and lease blocks in place first."""
+    asyncio.run(run_load("127.0.0.1", server.port, paths, connections=connections, seconds=seconds))
+
+
 def load(server: Server, paths: list[str], connections: int, seconds: float) -> LoadResult:
     """Warm up, then measure; ``cpu_per_request`` is the server's CPU time per answer."""
-    asyncio.run(
-        run_load(
-            "127.0.0.1", server.port, paths, connections=connections, seconds=min(2.0, seconds)
-        )
-    )
+    warm_up(server, paths, connections, min(2.0, seconds))
     return measured(server, paths, connections, seconds)
 
 
@@ -181,8 +182,8 @@ def alternating(
     minute; measured one after the other, a drift between the two runs showed up in the ratio
     (0.41–0.80 in three runs of one build). In turns, a drift touches both alike.
     """
-    for server in servers:  # warm-up
-        asyncio.run(run_load("127.0.0.1", server.port, paths, connections=connections, seconds=1.0))
+    for server in servers:
+        warm_up(server, paths, connections, 1.0)
     totals = [LoadResult(0.0) for _ in servers]
     for _ in range(ROUNDS):
         for server, total in zip(servers, totals, strict=True):
@@ -263,7 +264,7 @@ def compare(
     side by side and are measured in turns (:func:`alternating`) at every level; at the first
     level a plain ASGI endpoint takes turns too (returned second: a reference, not the goal's
     baseline)."""
-    measured: dict[int, tuple[LoadResult, LoadResult]] = {}
+    results: dict[int, tuple[LoadResult, LoadResult]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         baseline = bare(workers)
         raw = bare(workers, "create_raw_app")
@@ -276,15 +277,14 @@ def compare(
                 headers=AUTH,
             ).raise_for_status()
             base, floor, ours = alternating([baseline, raw, server], paths, levels[0], seconds)
-            measured[levels[0]] = (base, ours)
-            raw.stop()
+            results[levels[0]] = (base, ours)
             for connections in levels[1:]:
                 base, ours = alternating([baseline, server], paths, connections, seconds)
-                measured[connections] = (base, ours)
+                results[connections] = (base, ours)
         finally:
             for process in (baseline, raw, server):
                 process.stop()
-    return measured, floor
+    return results, floor
 
 
 def print_rows(label: str, base: LoadResult, ours: LoadResult) -> None:

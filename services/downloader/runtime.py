@@ -57,10 +57,6 @@ class Runtime:
         """The current budget day."""
         return self.budget_span(now or self.clock())[0]
 
-    def day_end(self, now: datetime) -> datetime:
-        """When the budget day of ``now`` ends."""
-        return self.budget_span(now)[1]
-
     def budget_span(self, now: datetime) -> tuple[date, datetime]:
         """The budget day of ``now`` and when it ends: worked out once a day, then two
         comparisons (every download asks)."""
