@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # One image for every fileserver process; the entry point is chosen by the container's command
 # (the Helm chart sets it per Deployment). Why one image: docs/deploy.md, "Images".
 #
@@ -12,6 +11,12 @@
 # The base is pinned by tag only: the machine this was written on has no registry access to
 # resolve a digest. Pin it with `docker buildx imagetools inspect python:3.11-slim-bookworm`
 # and replace the ARG below with `python:3.11-slim-bookworm@sha256:<digest>` in your fork.
+# Where no registry can be reached, `fileserver dev images` passes PYTHON_IMAGE=fileserver/python,
+# Debian's Python 3.11 on a debootstrap root file system (images/README.md).
+#
+# Plain Dockerfile syntax only (no `RUN --mount`, no `# syntax=` frontend): the classic builder
+# of Debian's engine builds it as well as BuildKit does. The dependency layer below is cached by
+# the lock file, which is what the cache mounts would have saved.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- build: the locked environment, then the project on top --------------------------------
@@ -24,20 +29,21 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_PREFERENCE=only-system \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+# uv in a venv of its own: Debian's Python forbids installing into the system's (PEP 668).
+RUN python3 -m venv /opt/uv \
+ && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}" \
+ && ln -s /opt/uv/bin/uv /usr/local/bin/uv
 WORKDIR /app
 # Dependencies first, from the lock file only: this layer survives code changes.
 COPY pyproject.toml uv.lock .python-version README.md ./
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-dev --no-install-project --no-cache
 # Then the code. The project is installed editable (a .pth into /app), so that skaffold's file
 # sync into /app reaches the running processes (docs/deploy.md, "Inner loop").
 COPY apis/ ./apis/
 COPY services/ ./services/
 COPY fileserver/ ./fileserver/
 COPY operator/ ./operator/
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev
+RUN uv sync --frozen --no-dev --no-cache
 
 # --- runtime: the environment and the code, no build tools ---------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -94,6 +94,43 @@ def helm(ctx: typer.Context) -> None:
     os.execv(binary, [str(binary), f"--kubeconfig={stack.ctx.kubeconfig()}", *ctx.args])  # noqa: S606
 
 
+@dev_app.command()
+def images() -> None:
+    """Build (or find) every container image the chart runs; prints each tag and its size."""
+    stack = Stack()
+    try:
+        built = stack.images()
+        tags = [built.app(), *built.datastores(stack.ctx.binaries.ferretdb).values()]
+        built.report(tags)
+    except DevstackError as exc:
+        raise _fail(exc) from exc
+
+
+kind_app = typer.Typer(no_args_is_help=True, help="The kind cluster, on a node image built here.")
+dev_app.add_typer(kind_app, name="kind")
+
+
+@kind_app.command("up")
+def kind_up() -> None:
+    """Build the node image and the cluster's images, and create the kind cluster."""
+    stack = Stack()
+    try:
+        cluster = stack.kind()
+        seconds = cluster.create()
+        console.print(f"kind cluster ready ({seconds:.0f}s); kubeconfig: {cluster.kubeconfig}")
+    except DevstackError as exc:
+        raise _fail(exc) from exc
+
+
+@kind_app.command("down")
+def kind_down() -> None:
+    """Delete the kind cluster (its images stay cached in the engine)."""
+    try:
+        Stack().kind().delete()
+    except DevstackError as exc:
+        raise _fail(exc) from exc
+
+
 def _print_status(stack: Stack) -> None:
     table = Table("server", "state", "pid", "endpoint", title="fileserver devstack")
     for s in stack.status():

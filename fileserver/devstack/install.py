@@ -25,7 +25,11 @@ DEBIAN_PACKAGES = {  # versions.toml key -> Debian package name
     "postgresql": "postgresql-{version}",
     "redis": "redis-server",
     "prometheus": "prometheus",
+    "docker": "docker.io",
+    "debootstrap": "debootstrap",
 }
+DATA_PACKAGES = ("postgresql", "redis", "prometheus")
+CONTAINER_PACKAGES = ("docker", "debootstrap")
 
 
 def run_checked(argv: list[str], what: str, fix: str, **kwargs: object) -> str:
@@ -57,13 +61,12 @@ def debian_version(package: str) -> str | None:
     return version.split(":", 1)[-1].split("-", 1)[0].split("+", 1)[0]
 
 
-def ensure_debian_packages(versions: Versions) -> None:
+def ensure_debian_packages(versions: Versions, keys: tuple[str, ...] = DATA_PACKAGES) -> None:
     """Install the missing Debian packages, refusing a version other than the pinned one."""
-    wanted = {
-        DEBIAN_PACKAGES["postgresql"].format(version=versions.postgresql): versions.postgresql,
-        DEBIAN_PACKAGES["redis"]: versions.redis,
-        DEBIAN_PACKAGES["prometheus"]: versions.prometheus,
-    }
+    wanted = {}
+    for key in keys:
+        pinned = getattr(versions, key)
+        wanted[DEBIAN_PACKAGES[key].format(version=pinned)] = pinned
     missing = [pkg for pkg in wanted if debian_version(pkg) is None]
     if missing:
         if os.geteuid() != 0:
@@ -150,11 +153,11 @@ def check_go(versions: Versions) -> None:
         )
 
 
-def _source_hash(*parts: str) -> str:
+def source_hash(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
 
 
-def _build_wrapper(
+def build_wrapper(
     name: str, go_mod: str, out_dir: Path, cache_dir: Path, ldflags: str = "-s -w"
 ) -> Path:
     """Build a wrapper module (``go/<name>/main.go`` + a generated go.mod) into ``out_dir``."""
@@ -196,7 +199,7 @@ def _etcd_go_mod(versions: Versions) -> str:
     )
 
 
-def _kube_go_mod(versions: Versions, cache_dir: Path) -> str:
+def kube_go_mod(versions: Versions, cache_dir: Path, module: str = "kube") -> str:
     """go.mod replacing every staging module k8s.io/kubernetes points at ./staging."""
     info_json = run_checked(
         ["go", "mod", "download", "-json", f"k8s.io/kubernetes@{versions.kubernetes}"],
@@ -210,7 +213,7 @@ def _kube_go_mod(versions: Versions, cache_dir: Path) -> str:
         raise DevstackError("found no staging modules in k8s.io/kubernetes' go.mod")
     replaces = "".join(f"\t{m} => {m} {versions.kubernetes_staging}\n" for m in staging)
     return (
-        "module fileserver.local/devstack/kube\n\ngo 1.24.0\n\ngodebug default=go1.24\n\n"
+        f"module fileserver.local/devstack/{module}\n\ngo 1.24.0\n\ngodebug default=go1.24\n\n"
         f"require k8s.io/kubernetes {versions.kubernetes}\n\n"
         "// k8s.io/kubernetes points its staging modules at ./staging; a dependent module\n"
         "// must name their published releases instead.\n"
@@ -218,7 +221,7 @@ def _kube_go_mod(versions: Versions, cache_dir: Path) -> str:
     )
 
 
-def _kube_ldflags(versions: Versions) -> str:
+def kube_ldflags(versions: Versions) -> str:
     """Version stamps the release build sets; helm and kubectl read them from the server."""
     major, minor = versions.kubernetes.lstrip("v").split(".")[:2]
     flags = ["-s", "-w"]
@@ -236,7 +239,7 @@ def _kube_ldflags(versions: Versions) -> str:
 KUBE_TOOLS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
 
 
-def _go_install(package: str, version: str, out_dir: Path, cache_dir: Path) -> Path:
+def go_install(package: str, version: str, out_dir: Path, cache_dir: Path) -> Path:
     binary = out_dir / package.rsplit("/", 1)[-1]
     if binary.exists():
         return binary
@@ -255,13 +258,13 @@ def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) ->
     """Build whatever is not in the cache yet: FerretDB always, the cluster tools if asked."""
     bin_root = cache_dir / "bin"
     src = (GO_SOURCES / "ferretdb" / "main.go").read_text()
-    ferretdb_dir = bin_root / f"ferretdb-{versions.ferretdb}-{_source_hash(src)}"
+    ferretdb_dir = bin_root / f"ferretdb-{versions.ferretdb}-{source_hash(src)}"
     etcd_src = (GO_SOURCES / "etcd" / "main.go").read_text()
-    etcd_dir = bin_root / f"etcd-{versions.etcd}-{_source_hash(etcd_src)}"
+    etcd_dir = bin_root / f"etcd-{versions.etcd}-{source_hash(etcd_src)}"
     kube_src = (GO_SOURCES / "kube" / "main.go").read_text()
     kube_dir = (
         bin_root
-        / f"kube-{versions.kubernetes}-{_source_hash(kube_src, versions.kubernetes_staging)}"
+        / f"kube-{versions.kubernetes}-{source_hash(kube_src, versions.kubernetes_staging)}"
     )
     paths = GoBinaries(
         ferretdb=ferretdb_dir / "ferretdb",
@@ -278,22 +281,22 @@ def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) ->
     check_go(versions)
     if not paths.ferretdb.exists():
         with stage(f"build FerretDB {versions.ferretdb} (first run only)"):
-            _build_wrapper("ferretdb", _ferretdb_go_mod(versions), ferretdb_dir, cache_dir)
+            build_wrapper("ferretdb", _ferretdb_go_mod(versions), ferretdb_dir, cache_dir)
     if cluster:
         if not paths.etcd.exists():
             with stage(f"build etcd {versions.etcd}"):
-                _build_wrapper("etcd", _etcd_go_mod(versions), etcd_dir, cache_dir)
+                build_wrapper("etcd", _etcd_go_mod(versions), etcd_dir, cache_dir)
         if not paths.kube.exists():
             with stage(
                 f"build Kubernetes {versions.kubernetes} control plane + kubectl "
                 "(first run only; ~6 min on 2 cores)"
             ):
-                _build_wrapper(
+                build_wrapper(
                     "kube",
-                    _kube_go_mod(versions, cache_dir),
+                    kube_go_mod(versions, cache_dir),
                     kube_dir,
                     cache_dir,
-                    _kube_ldflags(versions),
+                    kube_ldflags(versions),
                 )
         for tool in KUBE_TOOLS:
             link = paths.kube_tool(tool)
@@ -301,11 +304,9 @@ def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) ->
                 link.symlink_to("kube")
         if not paths.kwok.exists():
             with stage(f"build kwok {versions.kwok}"):
-                _go_install(
-                    "sigs.k8s.io/kwok/cmd/kwok", versions.kwok, paths.kwok.parent, cache_dir
-                )
+                go_install("sigs.k8s.io/kwok/cmd/kwok", versions.kwok, paths.kwok.parent, cache_dir)
         if not paths.helm.exists():
             with stage(f"build helm {versions.helm}"):
-                _go_install("helm.sh/helm/v3/cmd/helm", versions.helm, paths.helm.parent, cache_dir)
+                go_install("helm.sh/helm/v3/cmd/helm", versions.helm, paths.helm.parent, cache_dir)
     info(f"binaries cached under {bin_root}")
     return paths

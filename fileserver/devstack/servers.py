@@ -725,6 +725,104 @@ class Kwok(Server):
         return f"{self.ctx.settings.kwok_nodes} simulated nodes"
 
 
+# --- container engine ------------------------------------------------------------------------
+
+
+RUNC_BOUNDED = Path(__file__).parent / "runtime" / "runc-bounded"
+
+
+def bounding_set_is_reduced() -> bool:
+    """Whether this process may not hold every capability the kernel knows.
+
+    Then Docker's privileged containers (kind's nodes) fail in runc, and the devstack's engine
+    runs them through ``runtime/runc-bounded``, which asks only for what can be had.
+    """
+    last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapBnd:"):
+            return int(line.split()[1], 16) != (1 << (last + 1)) - 1
+    return False
+
+
+class Docker(Server):
+    """Debian's Docker engine (with its containerd), for building images and running kind.
+
+    There is no init system to start it, so the devstack runs ``dockerd`` like its other
+    servers, on a socket of its own: a Docker that the machine may already run is left alone.
+    Its images live in the cache folder, so that a built image survives ``dev reset`` and a
+    second run rebuilds nothing.
+    """
+
+    name = "docker"
+    group = "containers"
+    ready_timeout = 60.0
+
+    @property
+    def port(self) -> int:
+        return 0  # a Unix socket, no TCP port
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return ()
+
+    @property
+    def socket(self) -> Path:
+        return self.state / "docker.sock"
+
+    @property
+    def host(self) -> str:
+        """The DOCKER_HOST that reaches this engine."""
+        return f"unix://{self.socket}"
+
+    @property
+    def data(self) -> Path:
+        return self.ctx.settings.cache_dir / "docker"
+
+    def install(self) -> None:
+        if os.geteuid() != 0:
+            raise DevstackError(
+                "the container engine needs root (it manages cgroups, mounts and bridges)",
+                "run the command as root",
+            )
+        install.ensure_debian_packages(self.ctx.versions, install.CONTAINER_PACKAGES)
+
+    def spec(self) -> ProcessSpec:
+        runtime = []
+        if bounding_set_is_reduced():
+            runtime = [f"--add-runtime=bounded={RUNC_BOUNDED}", "--default-runtime=bounded"]
+        return ProcessSpec(
+            argv=[
+                "dockerd",
+                *runtime,
+                f"--host={self.host}",
+                f"--data-root={self.data}",
+                f"--exec-root={self.state / 'exec'}",
+                f"--pidfile={self.state / 'dockerd.pid'}",
+                "--log-level=warn",
+                # Containers keep running while the engine restarts (kind's nodes included).
+                "--live-restore",
+            ],
+            # The classic builder: Debian's engine has no buildx (docs/devstack.md).
+            env={"DOCKER_BUILDKIT": "0"},
+        )
+
+    def ready(self) -> bool:
+        proc = subprocess.run(
+            ["docker", "--host", self.host, "version", "--format", "{{.Server.Version}}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.returncode == 0 and bool(proc.stdout.strip())
+
+    def env(self) -> dict[str, str]:
+        """Environment for the docker CLI and kind: this engine, the classic builder."""
+        return {"DOCKER_HOST": self.host, "DOCKER_BUILDKIT": "0"}
+
+    def endpoint(self) -> str:
+        return self.host
+
+
 SERVERS: tuple[type[Server], ...] = (
     Postgres,
     Redis,
@@ -735,4 +833,5 @@ SERVERS: tuple[type[Server], ...] = (
     KubeControllerManager,
     KubeScheduler,
     Kwok,
+    Docker,
 )

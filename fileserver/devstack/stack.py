@@ -11,9 +11,11 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from fileserver.devstack.config import DevstackSettings, get_settings
 from fileserver.devstack.errors import DevstackError
+from fileserver.devstack.images import Images
+from fileserver.devstack.kind import KindCluster, ensure_node_binaries
 from fileserver.devstack.process import ManagedProcess
 from fileserver.devstack.report import info, stage
-from fileserver.devstack.servers import SERVERS, Context, Server, port_in_use
+from fileserver.devstack.servers import SERVERS, Context, Docker, Server, port_in_use
 from fileserver.devstack.versions import Versions
 
 S = TypeVar("S", bound=Server)
@@ -49,8 +51,17 @@ class Stack:
         return ManagedProcess(name, self.servers[name].state)
 
     def default_names(self) -> list[str]:
-        """Every server, or only the data servers when the cluster is off."""
-        return [n for n, s in self.servers.items() if self.ctx.cluster or s.group == "data"]
+        """The data servers and, unless the cluster is off, the control plane.
+
+        The container engine starts only when asked for (``--only docker``) or by the kind
+        cluster: nothing else needs it, and it is the one server that changes the host's
+        network (a bridge, NAT rules).
+        """
+        return [
+            n
+            for n, s in self.servers.items()
+            if s.group == "data" or (self.ctx.cluster and s.group == "cluster")
+        ]
 
     def resolve(self, names: Iterable[str]) -> list[Server]:
         """The servers named and what they require, in start order."""
@@ -161,6 +172,19 @@ class Stack:
                 )
             )
         return result
+
+    def images(self) -> Images:
+        """The image builder, on the devstack's container engine (started if needed)."""
+        self.up(["docker"])
+        return Images(self.settings, self.versions, self.server(Docker).host)
+
+    def kind(self) -> KindCluster:
+        """The kind cluster, with the binaries its node image needs built."""
+        images = self.images()
+        binaries = ensure_node_binaries(self.versions, self.settings.cache_dir, self.ctx.binaries)
+        return KindCluster(
+            self.settings, self.versions, self.server(Docker).env(), images, binaries
+        )
 
     def reset(self) -> None:
         """Stop everything and delete all data; binaries stay cached."""

@@ -14,6 +14,8 @@ class Versions:
     postgresql: str
     redis: str
     prometheus: str
+    docker: str
+    debootstrap: str
     etcd: str
     go_toolchain: str
     ferretdb: str
@@ -22,6 +24,13 @@ class Versions:
     kwok: str
     helm: str
     jmeter: str
+    kind: str
+    crictl: str
+    cni_plugins: str
+    coredns: str
+    network_policies: str
+    local_path: str
+    debian_suite: str
 
     @classmethod
     def load(cls, path: Path) -> Versions:
@@ -32,6 +41,8 @@ class Versions:
                 postgresql=data["debian"]["postgresql"],
                 redis=data["debian"]["redis"],
                 prometheus=data["debian"]["prometheus"],
+                docker=data["debian"]["docker"],
+                debootstrap=data["debian"]["debootstrap"],
                 etcd=data["go"]["etcd"],
                 go_toolchain=data["go"]["toolchain"],
                 ferretdb=data["go"]["ferretdb"],
@@ -40,6 +51,13 @@ class Versions:
                 kwok=data["go"]["kwok"],
                 helm=data["go"]["helm"],
                 jmeter=data["maven"]["jmeter"],
+                kind=data["go"]["kind"],
+                crictl=data["go"]["crictl"],
+                cni_plugins=data["go"]["cni_plugins"],
+                coredns=data["go"]["coredns"],
+                network_policies=data["go"]["network_policies"],
+                local_path=data["go"]["local_path"],
+                debian_suite=data["images"]["debian"],
             )
         except KeyError as exc:
             raise ValueError(f"{path}: missing version key {exc}") from exc

@@ -83,10 +83,13 @@ come whole from the Secret. Each defines FILESERVER_<X>_URL for the caller to re
 {{- end }}
 
 {{- define "fileserver.mongoEnv" -}}
-{{- if .Values.mongodb.enabled }}
+{{- if and .Values.mongodb.enabled .Values.mongodb.auth }}
 {{ include "fileserver.secretEnv" (dict "root" . "env" "FILESERVER_MONGO_PASSWORD" "key" "mongo-password") }}
 - name: FILESERVER_MONGO_URL
   value: "mongodb://fileserver:$(FILESERVER_MONGO_PASSWORD)@{{ include "fileserver.fullname" . }}-mongodb:27017/?authSource=admin"
+{{- else if .Values.mongodb.enabled }}
+- name: FILESERVER_MONGO_URL
+  value: "mongodb://{{ include "fileserver.fullname" . }}-mongodb:27017/"
 {{- else }}
 {{ include "fileserver.secretEnv" (dict "root" . "env" "FILESERVER_MONGO_URL" "key" "mongo-url") }}
 {{- end }}
