@@ -134,16 +134,36 @@ class Kube:
             raise
 
     async def scale(
-        self, namespace: str, name: str, replicas: int, annotations: dict[str, str]
-    ) -> None:
-        """Set a Deployment's replicas through its scale subresource, then its annotations."""
-        await self.apps.patch_namespaced_deployment_scale(
-            name,
-            namespace,
-            {"spec": {"replicas": replicas}},
-            _content_type=MERGE,  # type: ignore[call-arg]
-        )
+        self,
+        namespace: str,
+        name: str,
+        replicas: int,
+        annotations: dict[str, str],
+        *,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Set a Deployment's replicas through its scale subresource, then its annotations.
+
+        With ``resource_version``, only if the Deployment has not changed since (a precondition
+        of the patch): a handler acting on an older event must not undo a newer scaling. False
+        when that precondition failed and nothing was written.
+        """
+        body: dict[str, Any] = {"spec": {"replicas": replicas}}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        try:
+            await self.apps.patch_namespaced_deployment_scale(
+                name,
+                namespace,
+                body,
+                _content_type=MERGE,  # type: ignore[call-arg]
+            )
+        except ApiException as exc:
+            if resource_version and exc.status == 409:
+                return False
+            raise
         await self.annotate_deployment(namespace, name, annotations)
+        return True
 
     async def annotate_deployment(
         self, namespace: str, name: str, annotations: dict[str, str]

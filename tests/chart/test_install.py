@@ -56,7 +56,9 @@ def _deployments_running(kubectl: Kubectl, namespace: str) -> dict[str, int]:
 
 
 def test_install_upgrade_uninstall(kubectl: Kubectl, namespace: str) -> None:
-    base = [*NO_PERSISTENCE, "jmeter.helmTest=false"]
+    # The chart owns the replicas here: the operator's container does not run on kwok's nodes,
+    # so it could not own them (test_upgrade_leaves_the_operators_replicas_alone does).
+    base = [*NO_PERSISTENCE, "jmeter.helmTest=false", "operator.scaleDeployments=false"]
     kubectl.helm("install", "fs", str(CHART), "-n", namespace, "--wait", "--timeout=4m",
                  *set_args(base))  # fmt: skip
     running = _deployments_running(kubectl, namespace)
@@ -105,6 +107,37 @@ def test_install_upgrade_uninstall(kubectl: Kubectl, namespace: str) -> None:
     assert f"fs-fileserver-{namespace}-operator" not in bindings
 
 
+def _replicas(kubectl: Kubectl, namespace: str) -> dict[str, int]:
+    return {
+        d["metadata"]["name"].removeprefix("fs-fileserver-"): d["spec"]["replicas"]
+        for d in _get(kubectl, namespace, "deployments")
+    }
+
+
+def test_upgrade_leaves_the_operators_replicas_alone(kubectl: Kubectl, namespace: str) -> None:
+    """The operator owns spec.replicas of what it scales; Helm never writes the field."""
+    base = [*NO_PERSISTENCE, "jmeter.helmTest=false"]
+    kubectl.helm("install", "fs", str(CHART), "-n", namespace, *set_args(base))
+    # Kubernetes' default for a Deployment without the field; in a real cluster the operator's
+    # pod raises it to the floor at once (on kwok its container does not run).
+    replicas = _replicas(kubectl, namespace)
+    assert replicas["uploader"] == replicas["downloader"] == replicas["uploader-worker"] == 1
+    kubectl("scale", "deployment/fs-fileserver-uploader", "--replicas=3", "-n", namespace)
+    kubectl("scale", "deployment/fs-fileserver-uploader-worker", "--replicas=4", "-n", namespace)
+    changed = [*base, "uploader.replicas=2", "uploader.maxUploadBytes=1000000"]
+    kubectl.helm("upgrade", "fs", str(CHART), "-n", namespace, *set_args(changed))
+    after = _replicas(kubectl, namespace)
+    assert (after["uploader"], after["uploader-worker"]) == (3, 4)
+    # Handing the field over from the chart to the operator: the first upgrade that leaves it
+    # out makes Helm's three-way merge delete it (docs/deploy.md, "Replicas").
+    kubectl.helm("upgrade", "fs", str(CHART), "-n", namespace,
+                 *set_args([*base, "operator.scaleDeployments=false"]))  # fmt: skip
+    assert _replicas(kubectl, namespace)["uploader"] == 2
+    kubectl.helm("upgrade", "fs", str(CHART), "-n", namespace, *set_args(base))
+    assert _replicas(kubectl, namespace)["uploader"] == 1
+    kubectl.helm("uninstall", "fs", "-n", namespace, "--wait", "--timeout=2m")
+
+
 def _can(kubectl: Kubectl, namespace: str, *args: str) -> bool:
     sa = f"system:serviceaccount:{namespace}:fs-fileserver-operator"
     out = kubectl("auth", "can-i", *args, "-n", namespace, f"--as={sa}", check=False)
@@ -125,13 +158,14 @@ def test_operator_rbac_is_what_the_operator_needs_and_no_more(
         ("patch", "deployments.apps/fs-fileserver-uploader", "--subresource=scale"),
         ("get", "deployments.apps/fs-fileserver-downloader"),
         ("patch", "deployments.apps/fs-fileserver-stats"),
+        ("patch", "deployments.apps/fs-fileserver-uploader-worker", "--subresource=scale"),
         ("create", "events"), ("patch", "events.events.k8s.io"),
         ("patch", "kopfpeerings.kopf.dev"), ("watch", "deployments.apps"),
     ]  # fmt: skip
     denied = [
         ("delete", "driveaccounts.fileserver.io"), ("create", "driveaccounts.fileserver.io"),
         ("create", "secrets"), ("delete", "secrets"),
-        ("patch", "deployments.apps/fs-fileserver-uploader-worker"),
+        ("patch", "deployments.apps/fs-fileserver-operator"),
         ("delete", "deployments.apps/fs-fileserver-uploader"), ("list", "pods"),
         ("create", "leases.coordination.k8s.io"),
         ("list", "customresourcedefinitions.apiextensions.k8s.io"), ("list", "namespaces"),

@@ -11,6 +11,8 @@ One fileserver Deployment. Parameters (a dict):
   env       extra env entries, already rendered
   dataDir   mount path of a writable emptyDir (empty: none; /tmp always gets one)
   automount mount the ServiceAccount token (only the operator talks to the API server)
+  scaled    the operator owns spec.replicas (fileserver.operatorScales): the manifest leaves it
+            out, as for an HPA, so that `helm upgrade` never resets what the operator set
 */}}
 {{- define "fileserver.deployment" -}}
 {{- $root := .root }}
@@ -23,7 +25,9 @@ metadata:
   labels:
     {{- include "fileserver.componentLabels" . | nindent 4 }}
 spec:
+  {{- if not .scaled }}
   replicas: {{ $v.replicas }}
+  {{- end }}
   revisionHistoryLimit: 5
   selector:
     matchLabels:

@@ -124,6 +124,34 @@ come whole from the Secret. Each defines FILESERVER_<X>_URL for the caller to re
 {{- end }}
 {{- end }}
 
+{{/*
+"true" when the operator owns spec.replicas of the Uploader, worker, Downloader and Stats
+Deployments (it runs and scales them): the chart then leaves the field out and passes each
+component's replicas to the operator as its floor (docs/operator.md, "Scaling").
+*/}}
+{{- define "fileserver.operatorScales" -}}
+{{- if and .Values.operator.enabled .Values.operator.scaleDeployments }}true{{ end }}
+{{- end }}
+
+{{/*
+The scaled components' replica bounds as JSON {"min": {service: n}, "max": {...}}: each
+component's replicas (the HA floor) and maxReplicas; a floor above its ceiling is refused
+while the operator scales.
+*/}}
+{{- define "fileserver.replicaBounds" -}}
+{{- $min := dict }}
+{{- $max := dict }}
+{{- range $service, $key := dict "uploader" "uploader" "downloader" "downloader" "stats" "stats" "uploader-worker" "uploaderWorker" }}
+{{- $v := index $.Values $key }}
+{{- if and (include "fileserver.operatorScales" $) (gt (int $v.replicas) (int $v.maxReplicas)) }}
+{{- fail (printf "%s.replicas (%v, the operator's floor) exceeds %s.maxReplicas (%v)" $key $v.replicas $key $v.maxReplicas) }}
+{{- end }}
+{{- $_ := set $min $service (int $v.replicas) }}
+{{- $_ := set $max $service (int $v.maxReplicas) }}
+{{- end }}
+{{- toJson (dict "min" $min "max" $max) }}
+{{- end }}
+
 {{- define "fileserver.downloaderUrl" -}}
 http://{{ include "fileserver.fullname" . }}-downloader:{{ .Values.downloader.service.port }}
 {{- end }}
