@@ -1,8 +1,8 @@
 """The few Kubernetes calls the handlers make beyond what kopf does for them.
 
 kopf writes the status and finalizers of the object a handler runs for; this module covers the
-rest: reading Secrets, creating and deleting FileReplicas from the catalog, writing their status
-(the catalog sync is their status writer), nudging DriveAccounts and scaling Deployments.
+rest: reading Secrets (one by name), creating and deleting FileReplicas from the catalog,
+writing their status (the catalog sync is their status writer) and scaling Deployments.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from apis.common import GROUP, VERSION
 from apis.filereplica import FileReplica
 
 MERGE = "application/merge-patch+json"
+
+
+class Forbidden(Exception):
+    """The API server refused a read (403): RBAC does not grant it. Not worth retrying soon."""
 
 
 async def connect() -> client.ApiClient:
@@ -45,11 +49,14 @@ class Kube:
         return result
 
     async def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """One Secret, by name (the operator may ``get`` Secrets, never list or watch them)."""
         try:
             return self._plain(await self.core.read_namespaced_secret(name, namespace))
         except ApiException as exc:
             if exc.status == 404:
                 return None
+            if exc.status == 403:
+                raise Forbidden(f"get secret {name!r} in namespace {namespace!r}") from None
             raise
 
     async def create_file_replica(self, namespace: str, body: dict[str, Any]) -> bool:
@@ -105,24 +112,6 @@ class Kube:
                 )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile: the next sync forgets it
-                raise
-
-    async def annotate(
-        self, namespace: str, plural: str, name: str, annotations: dict[str, str]
-    ) -> None:
-        """Set annotations on one of our custom resources (kopf sees the change and reacts)."""
-        try:
-            await self.custom.patch_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                {"metadata": {"annotations": annotations}},
-                _content_type=MERGE,  # type: ignore[call-arg]
-            )
-        except ApiException as exc:
-            if exc.status != 404:
                 raise
 
     async def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:

@@ -289,3 +289,59 @@ def test_a_floor_above_its_ceiling_is_refused(helm_bin: Any) -> None:
                    "operator.scaleDeployments=false"]),
     )  # fmt: skip
     assert unscaled.returncode == 0, unscaled.stderr
+
+
+def _rules(objects: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, namespace, rule) of every Role and ClusterRole rule the chart renders."""
+    return [
+        (o["kind"], o["metadata"].get("namespace", ""), rule)
+        for o in objects
+        if o["kind"] in {"Role", "ClusterRole"}
+        for rule in o["rules"]
+    ]
+
+
+@pytest.mark.parametrize("watch", ["release", "all"])
+def test_the_operator_may_read_secrets_only_by_name_in_the_credentials_namespace(
+    render: Render, watch: str
+) -> None:
+    objects = render(f"operator.watch={watch}")
+    secret_rules = [(k, ns, r) for k, ns, r in _rules(objects) if "secrets" in r["resources"]]
+    # One grant: get (no list, no watch: it never sees a Secret no DriveAccount names), and
+    # only in the credentials namespace, so neither the release's Secret (tokens, the Fernet
+    # key) nor Helm's release Secrets (sh.helm.release.v1.*) in "demo" can be read.
+    assert secret_rules == [
+        (
+            "Role",
+            "demo-credentials",
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+        )
+    ]
+    binding = by_kind(objects, "RoleBinding")["fs-fileserver-operator-credentials"]
+    assert binding["metadata"]["namespace"] == "demo-credentials"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "fs-fileserver-operator", "namespace": "demo"}
+    ]
+    assert binding["roleRef"]["name"] == "fs-fileserver-operator-credentials"
+    (namespace,) = by_kind(objects, "Namespace").values()
+    assert namespace["metadata"]["name"] == "demo-credentials"
+    assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    configmap = by_kind(objects, "ConfigMap")["fs-fileserver"]
+    assert configmap["data"]["FILESERVER_OPERATOR_CREDENTIALS_NAMESPACE"] == "demo-credentials"
+    # Nothing else the chart binds reads Secrets (the services mount theirs as env).
+    assert all("secrets" not in r["resources"] for _, ns, r in _rules(objects) if ns == "demo")
+
+
+def test_a_credentials_namespace_of_ones_own(render: Render, helm_bin: Any) -> None:
+    objects = render(
+        "operator.credentials.namespace=pool-secrets", "operator.credentials.createNamespace=false"
+    )
+    assert "Namespace" not in {o["kind"] for o in objects}
+    role = by_kind(objects, "Role")["fs-fileserver-operator-credentials"]
+    assert role["metadata"]["namespace"] == "pool-secrets"
+    refused = run_helm(
+        helm_bin, "template", "fs", str(CHART), "-n", "demo", f"--kube-version={KUBE_VERSION}",
+        "--set", "operator.credentials.namespace=demo",
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "must not be the release namespace" in refused.stderr

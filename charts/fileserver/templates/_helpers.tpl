@@ -152,6 +152,19 @@ while the operator scales.
 {{- toJson (dict "min" $min "max" $max) }}
 {{- end }}
 
+{{/*
+The namespace holding the Secrets DriveAccounts name: the only place the operator may read
+Secrets (get, by name). Never the release namespace, where the release's own Secret (tokens,
+Fernet key) and Helm's release Secrets live.
+*/}}
+{{- define "fileserver.credentialsNamespace" -}}
+{{- $ns := .Values.operator.credentials.namespace | default (printf "%s-credentials" .Release.Namespace) | trunc 63 | trimSuffix "-" }}
+{{- if eq $ns .Release.Namespace }}
+{{- fail (printf "operator.credentials.namespace must not be the release namespace %q: the operator could then read the release's Secret (tokens, the Fernet key) and Helm's release Secrets" .Release.Namespace) }}
+{{- end }}
+{{- $ns }}
+{{- end }}
+
 {{- define "fileserver.downloaderUrl" -}}
 http://{{ include "fileserver.fullname" . }}-downloader:{{ .Values.downloader.service.port }}
 {{- end }}
