@@ -78,7 +78,7 @@ def test_default_install_renders_every_component(render: Render) -> None:
         "fs-fileserver-mongodb", "fs-fileserver-postgresql", "fs-fileserver-redis",
     ]  # fmt: skip
     assert len(by_kind(objects, "PodDisruptionBudget")) == 4
-    assert len(by_kind(objects, "NetworkPolicy")) == 9
+    assert len(by_kind(objects, "NetworkPolicy")) == 10  # one per component, JMeter's included
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]

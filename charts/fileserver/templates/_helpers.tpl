@@ -275,3 +275,38 @@ tolerations:
   resources: [events]
   verbs: [create, patch]
 {{- end }}
+
+{{/*
+One egress rule from (dict "to" peers "ports" ports): peers empty means any destination on
+those ports (ports: numbers or {port, protocol} maps).
+*/}}
+{{- define "fileserver.egressRule" -}}
+- ports:
+    {{- range .ports }}
+    {{- if kindIs "map" . }}
+    - {{ toJson . }}
+    {{- else }}
+    - {port: {{ . }}, protocol: TCP}
+    {{- end }}
+    {{- end }}
+  {{- with .to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+The ports of a server URL as a JSON array, for its egress rule: (dict "url" u "default" 5432).
+Every host:port of the URL (MongoDB lists several); the default when it names none (or the URL
+is empty: it then comes from secrets.existingSecret, unseen by the chart).
+*/}}
+{{- define "fileserver.urlPorts" -}}
+{{- $ports := list }}
+{{- if .url }}
+{{- $host := (urlParse .url).host }}
+{{- range regexFindAll ":[0-9]+(,|$)" $host -1 }}
+{{- $ports = append $ports (trimSuffix "," . | trimPrefix ":" | int) }}
+{{- end }}
+{{- end }}
+{{- toJson (ternary (list .default) ($ports | uniq) (empty $ports)) }}
+{{- end }}
