@@ -182,10 +182,20 @@ http://{{ include "fileserver.fullname" . }}-uploader:{{ .Values.uploader.servic
 {{- end }}
 
 {{/*
-The container command: `python -m <module>`, or under watchfiles when devReload is on, so that
-a file synced by skaffold restarts the process.
+The project's source folders under /app, where the image installs the project editable and
+skaffold's file sync (skaffold.yaml, profile "dev") writes changed files.
+*/}}
+{{- define "fileserver.sourceDirs" -}}
+{{- toJson (list "apis" "services" "fileserver" "operator") }}
+{{- end }}
+
+{{/*
+The container command: `python -m <module>` (or the given command), or under watchfiles when
+devReload is on, so that a file synced by skaffold restarts the process. watchfiles watches the
+source folders only (not the virtual environment's thousands of directories).
 */}}
 {{- define "fileserver.command" -}}
+{{- $command := .command | default (list "python" "-m" .module) }}
 {{- if .root.Values.devReload }}
 - python
 - -m
@@ -194,12 +204,12 @@ a file synced by skaffold restarts the process.
 - python
 - --target-type
 - command
-- {{ printf "python -m %s" .module | quote }}
-- /app
+- {{ join " " $command | quote }}
+{{- range include "fileserver.sourceDirs" . | fromJsonArray }}
+- /app/{{ . }}
+{{- end }}
 {{- else }}
-- python
-- -m
-- {{ .module }}
+{{- toYaml $command }}
 {{- end }}
 {{- end }}
 
