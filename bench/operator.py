@@ -77,6 +77,7 @@ from bench.proc import machine
 from fileserver.devstack.stack import Stack
 from fileserver.system.kube import (
     DEPLOYMENTS,
+    credentials_namespace,
     credentials_secret,
     deployment,
     drive_account,
@@ -424,7 +425,9 @@ class Cluster:
         return job
 
     def delete_namespace(self, name: str) -> None:
-        self.kubectl("delete", "namespace", name, "--wait=false", check=False)
+        """The namespace and the credentials namespace the chart's RBAC made beside it."""
+        for each in (name, credentials_namespace(name)):
+            self.kubectl("delete", "namespace", each, "--wait=false", check=False)
 
 
 def apply_crds(kubectl: Kubectl) -> None:
@@ -648,8 +651,9 @@ async def _accounts(cluster: Cluster, setup: Setup, count: int, within: float) -
         async def run() -> None:
             account = await emulator.create_account()
             emails[name] = account.email
-            body = credentials_secret(f"{name}-creds", namespace, account.credentials)
-            await cluster.core.create_namespaced_secret(namespace, body)  # type: ignore[arg-type]
+            secrets = credentials_namespace(namespace)
+            body = credentials_secret(f"{name}-creds", secrets, account.credentials)
+            await cluster.core.create_namespaced_secret(secrets, body)  # type: ignore[arg-type]
 
         return run
 
@@ -657,7 +661,6 @@ async def _accounts(cluster: Cluster, setup: Setup, count: int, within: float) -
     await bounded([secret_job(n) for n in names], limit=8)
     await emulator.aclose()
     print(f"  {count} emulator accounts and Secrets in {time.monotonic() - started:.1f} s")
-    await asyncio.sleep(3)  # let the operator's Secret events settle
     tracker = await Tracker(cluster.api, namespace, "driveaccounts", ready_condition).start()
     before = setup.metrics()
     setup.rss.label = "accounts"
@@ -834,7 +837,9 @@ async def _files(
     await emulator.aclose()
     tracker = await Tracker(cluster.api, namespace, "driveaccounts", ready_condition).start()
     cluster.apply(
-        credentials_secret("acct-00000-creds", namespace, account.credentials),
+        credentials_secret(
+            "acct-00000-creds", credentials_namespace(namespace), account.credentials
+        ),
         drive_account("acct-00000", namespace, account.email, "acct-00000-creds"),
     )
     if not await tracker.wait(1, 120, "the files' DriveAccount"):

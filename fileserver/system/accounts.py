@@ -64,7 +64,9 @@ def ensure_demo_drive_accounts(system: LocalSystem, count: int, budget_bytes: in
             email = f"{name}@{CLUSTER_DOMAIN}"
             credentials = _emulator_account(system, http, email, budget_bytes)
             tools.apply(
-                kube.credentials_secret(f"{name}-credentials", namespace, credentials),
+                kube.credentials_secret(
+                    f"{name}-credentials", kube.credentials_namespace(namespace), credentials
+                ),
                 kube.drive_account(
                     name,
                     namespace,

@@ -79,6 +79,15 @@ def apply_crds(kube: KubeCLI) -> None:
     kube("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
 
+def credentials_namespace(namespace: str) -> str:
+    """Where the chart puts the Secrets DriveAccounts of ``namespace`` name (its default).
+
+    The chart's RBAC lets the operator ``get`` Secrets there and nowhere else; the Namespace
+    itself is part of what ``rbac_manifests`` renders.
+    """
+    return f"{namespace}-credentials"
+
+
 def namespace_manifest(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
@@ -105,7 +114,8 @@ def deployment(name: str, namespace: str, replicas: int = 1) -> dict[str, Any]:
 
 
 def rbac_manifests(kube: KubeCLI, namespace: str, *, peering: bool) -> str:
-    """The chart's ServiceAccount, Role and bindings for the operator, rendered by helm."""
+    """The chart's ServiceAccount, Roles and bindings for the operator, rendered by helm (the
+    credentials namespace and the operator's one grant there, get Secrets, included)."""
     return kube.helm(
         "template", RELEASE, str(CHART), f"--namespace={namespace}",
         f"--kube-version={KUBE_VERSION}",

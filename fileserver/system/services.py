@@ -9,7 +9,7 @@ from pathlib import Path
 from fileserver.devstack.servers import LOOPBACK, FerretDB, Redis
 from fileserver.devstack.stack import Stack
 from fileserver.system.config import SystemSettings
-from fileserver.system.kube import DEPLOYMENTS
+from fileserver.system.kube import DEPLOYMENTS, credentials_namespace
 from fileserver.system.secrets import SystemSecrets
 
 
@@ -125,6 +125,7 @@ def operator_env(
     return {
         "KUBECONFIG": str(kubeconfig),
         "FILESERVER_OPERATOR_NAMESPACE": namespace,
+        "FILESERVER_OPERATOR_CREDENTIALS_NAMESPACE": credentials_namespace(namespace),
         "FILESERVER_OPERATOR_UPLOADER_URL": f"http://{LOOPBACK}:{settings.uploader_port}",
         "FILESERVER_OPERATOR_DOWNLOADER_URL": f"http://{LOOPBACK}:{settings.downloader_port}",
         "FILESERVER_OPERATOR_STATS_URL": f"http://{LOOPBACK}:{settings.stats_port}",

@@ -23,6 +23,9 @@ MANAGER = "fileserver-operator"
 FINALIZER = "fileserver.io/finalizer"
 """kopf's finalizer on our resources (the delete handlers need one)."""
 
+SERVICES = ("uploader", "downloader", "stats", "uploader-worker")
+"""The services whose Deployments the operator scales (the keys of the per-service bounds)."""
+
 
 class OperatorSettings(BaseSettings):
     """Everything the operator reads from its environment."""
@@ -61,6 +64,14 @@ class OperatorSettings(BaseSettings):
         "cannot show a file deleted and purged between two syncs",
     )
     drain_poll_seconds: float = Field(default=5.0, ge=0.1)
+    credentials_namespace: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="where the Secrets DriveAccounts name are read (by name, with get only); "
+        "unset: each DriveAccount's own namespace. The chart sets a namespace of its own, so "
+        "that the operator can read no other Secret (docs/operator.md, Credentials)",
+    )
 
     deployments: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: [
@@ -70,6 +81,11 @@ class OperatorSettings(BaseSettings):
         ],
         description="uploader, downloader and stats Deployment names, in that order",
     )
+    worker_deployment: str = Field(
+        default="fileserver-uploader-worker",
+        description="the replication workers' Deployment, sized by the Uploader's queue; "
+        "empty: not scaled",
+    )
     scale_deployments: bool = True
     scale_interval_seconds: float = Field(default=30.0, ge=0.5)
     scale_down_delay_seconds: float = Field(
@@ -77,6 +93,21 @@ class OperatorSettings(BaseSettings):
     )
     min_replicas: int = Field(default=1, ge=0, le=1000)
     max_replicas: int = Field(default=20, ge=1, le=1000)
+    min_replicas_by_service: dict[str, int] = Field(
+        default_factory=dict,
+        description='per-service floors, JSON ({"uploader": 2, ...}): the chart passes its '
+        "replicas values, so that the operator never goes below the chart's HA floor",
+    )
+    max_replicas_by_service: dict[str, int] = Field(
+        default_factory=dict, description="per-service ceilings, JSON (the chart's maxReplicas)"
+    )
+    worker_queue_per_pod: float = Field(
+        default=32,
+        gt=0,
+        le=1_000_000,
+        description="waiting Uploader jobs one replication worker pod is sized for (like "
+        "KEDA's listLength): workers = ceil(queue depth / this), within the bounds",
+    )
     peak_factor: float = Field(default=3.0, ge=1, le=100)
     target_utilisation: float = Field(default=0.8, gt=0, le=1)
     mean_download_bytes: int | None = Field(
@@ -105,6 +136,11 @@ class OperatorSettings(BaseSettings):
             data.setdefault("downloader_admin_token", DEV_ADMIN_TOKEN)
         return data
 
+    @field_validator("credentials_namespace", mode="before")
+    @classmethod
+    def _unset_if_empty(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("deployments", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
@@ -129,16 +165,42 @@ class OperatorSettings(BaseSettings):
         )
         return value
 
+    @field_validator("min_replicas_by_service", "max_replicas_by_service")
+    @classmethod
+    def _known_services(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(SERVICES))
+        if unknown:
+            raise ValueError(f"unknown services {unknown}: name some of {list(SERVICES)}")
+        if any(not 0 <= n <= 1000 for n in value.values()):
+            raise ValueError("replica bounds must lie within 0..1000")
+        return value
+
     @model_validator(mode="after")
     def _bounds(self) -> OperatorSettings:
         if self.min_replicas > self.max_replicas:
             raise ValueError("min_replicas cannot exceed max_replicas")
+        for service in SERVICES:
+            low, high = self.bounds(service)
+            if high < 1:
+                raise ValueError(f"max_replicas of {service} must be at least 1")
+            if low > high:
+                raise ValueError(f"the floor of {service} ({low}) exceeds its ceiling ({high})")
         return self
+
+    def bounds(self, service: str) -> tuple[int, int]:
+        """(floor, ceiling) of one service's replicas: its own, else the global ones."""
+        return (
+            self.min_replicas_by_service.get(service, self.min_replicas),
+            self.max_replicas_by_service.get(service, self.max_replicas),
+        )
 
     @property
     def scaled(self) -> dict[str, str]:
-        """Deployment name → the service it runs."""
-        return dict(zip(self.deployments, ("uploader", "downloader", "stats"), strict=True))
+        """Deployment name → the service it runs (the worker's only when it is named)."""
+        names = dict(zip(self.deployments, ("uploader", "downloader", "stats"), strict=True))
+        if self.worker_deployment:
+            names[self.worker_deployment] = "uploader-worker"
+        return names
 
 
 @lru_cache

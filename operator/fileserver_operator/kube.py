@@ -1,8 +1,8 @@
 """The few Kubernetes calls the handlers make beyond what kopf does for them.
 
 kopf writes the status and finalizers of the object a handler runs for; this module covers the
-rest: reading Secrets, creating and deleting FileReplicas from the catalog, writing their status
-(the catalog sync is their status writer), nudging DriveAccounts and scaling Deployments.
+rest: reading Secrets (one by name), creating and deleting FileReplicas from the catalog,
+writing their status (the catalog sync is their status writer) and scaling Deployments.
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from apis.common import GROUP, VERSION
 from apis.filereplica import FileReplica
 
 MERGE = "application/merge-patch+json"
+
+
+class Forbidden(Exception):
+    """The API server refused a read (403): RBAC does not grant it. Not worth retrying soon."""
 
 
 async def connect() -> client.ApiClient:
@@ -45,11 +49,14 @@ class Kube:
         return result
 
     async def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """One Secret, by name (the operator may ``get`` Secrets, never list or watch them)."""
         try:
             return self._plain(await self.core.read_namespaced_secret(name, namespace))
         except ApiException as exc:
             if exc.status == 404:
                 return None
+            if exc.status == 403:
+                raise Forbidden(f"get secret {name!r} in namespace {namespace!r}") from None
             raise
 
     async def create_file_replica(self, namespace: str, body: dict[str, Any]) -> bool:
@@ -107,24 +114,6 @@ class Kube:
             if exc.status != 404:  # deleted meanwhile: the next sync forgets it
                 raise
 
-    async def annotate(
-        self, namespace: str, plural: str, name: str, annotations: dict[str, str]
-    ) -> None:
-        """Set annotations on one of our custom resources (kopf sees the change and reacts)."""
-        try:
-            await self.custom.patch_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                {"metadata": {"annotations": annotations}},
-                _content_type=MERGE,  # type: ignore[call-arg]
-            )
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-
     async def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             return self._plain(await self.apps.read_namespaced_deployment(name, namespace))
@@ -134,16 +123,36 @@ class Kube:
             raise
 
     async def scale(
-        self, namespace: str, name: str, replicas: int, annotations: dict[str, str]
-    ) -> None:
-        """Set a Deployment's replicas through its scale subresource, then its annotations."""
-        await self.apps.patch_namespaced_deployment_scale(
-            name,
-            namespace,
-            {"spec": {"replicas": replicas}},
-            _content_type=MERGE,  # type: ignore[call-arg]
-        )
+        self,
+        namespace: str,
+        name: str,
+        replicas: int,
+        annotations: dict[str, str],
+        *,
+        resource_version: str | None = None,
+    ) -> bool:
+        """Set a Deployment's replicas through its scale subresource, then its annotations.
+
+        With ``resource_version``, only if the Deployment has not changed since (a precondition
+        of the patch): a handler acting on an older event must not undo a newer scaling. False
+        when that precondition failed and nothing was written.
+        """
+        body: dict[str, Any] = {"spec": {"replicas": replicas}}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
+        try:
+            await self.apps.patch_namespaced_deployment_scale(
+                name,
+                namespace,
+                body,
+                _content_type=MERGE,  # type: ignore[call-arg]
+            )
+        except ApiException as exc:
+            if resource_version and exc.status == 409:
+                return False
+            raise
         await self.annotate_deployment(namespace, name, annotations)
+        return True
 
     async def annotate_deployment(
         self, namespace: str, name: str, annotations: dict[str, str]

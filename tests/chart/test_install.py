@@ -35,9 +35,16 @@ def test_rendered_objects_pass_server_side_validation(
     kubectl: Kubectl, namespace: str, render: Render, crds: None, values: list[str]
 ) -> None:
     objects = render(*values, "metrics.grafanaDashboard.enabled=true", namespace=namespace)
-    manifest = "\n---\n".join(json.dumps(o) for o in objects)
-    out = kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=manifest)
-    assert out.count("(server dry run)") == len(objects), out
+    # The operator's Role in the credentials namespace: a dry run creates no namespace.
+    credentials = f"{namespace}-credentials"
+    kubectl("create", "namespace", credentials)
+    try:
+        manifest = "\n---\n".join(json.dumps(o) for o in objects)
+        assert all(o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace")
+        out = kubectl("apply", "--dry-run=server", "-f", "-", stdin=manifest)
+        assert out.count("(server dry run)") == len(objects), out
+    finally:
+        kubectl("delete", "namespace", credentials, "--wait=false")
 
 
 def _deployments_running(kubectl: Kubectl, namespace: str) -> dict[str, int]:
@@ -56,7 +63,9 @@ def _deployments_running(kubectl: Kubectl, namespace: str) -> dict[str, int]:
 
 
 def test_install_upgrade_uninstall(kubectl: Kubectl, namespace: str) -> None:
-    base = [*NO_PERSISTENCE, "jmeter.helmTest=false"]
+    # The chart owns the replicas here: the operator's container does not run on kwok's nodes,
+    # so it could not own them (test_upgrade_leaves_the_operators_replicas_alone does).
+    base = [*NO_PERSISTENCE, "jmeter.helmTest=false", "operator.scaleDeployments=false"]
     kubectl.helm("install", "fs", str(CHART), "-n", namespace, "--wait", "--timeout=4m",
                  *set_args(base))  # fmt: skip
     running = _deployments_running(kubectl, namespace)
@@ -101,8 +110,48 @@ def test_install_upgrade_uninstall(kubectl: Kubectl, namespace: str) -> None:
 
     only_the_kept_secret_is_left()
     assert "driveaccounts.fileserver.io" in kubectl("get", "crd", "-o", "name")
+    # The credentials namespace stays too (the pool's Secrets are in it); its grant goes.
+    credentials = f"{namespace}-credentials"
+    kept = kubectl("get", "namespace", credentials, "-o", "name").strip()
+    assert kept == f"namespace/{credentials}"
+    assert "fs-fileserver" not in kubectl(
+        "get", "role,rolebinding", "-n", credentials, "-o", "name"
+    )
+    kubectl("delete", "namespace", credentials, "--wait=false")
     bindings = kubectl("get", "clusterrolebindings", "-o", "name")
     assert f"fs-fileserver-{namespace}-operator" not in bindings
+
+
+def _replicas(kubectl: Kubectl, namespace: str) -> dict[str, int]:
+    return {
+        d["metadata"]["name"].removeprefix("fs-fileserver-"): d["spec"]["replicas"]
+        for d in _get(kubectl, namespace, "deployments")
+    }
+
+
+def test_upgrade_leaves_the_operators_replicas_alone(kubectl: Kubectl, namespace: str) -> None:
+    """The operator owns spec.replicas of what it scales; Helm never writes the field."""
+    base = [*NO_PERSISTENCE, "jmeter.helmTest=false"]
+    kubectl.helm("install", "fs", str(CHART), "-n", namespace, *set_args(base))
+    # Kubernetes' default for a Deployment without the field; in a real cluster the operator's
+    # pod raises it to the floor at once (on kwok its container does not run).
+    replicas = _replicas(kubectl, namespace)
+    assert replicas["uploader"] == replicas["downloader"] == replicas["uploader-worker"] == 1
+    kubectl("scale", "deployment/fs-fileserver-uploader", "--replicas=3", "-n", namespace)
+    kubectl("scale", "deployment/fs-fileserver-uploader-worker", "--replicas=4", "-n", namespace)
+    changed = [*base, "uploader.replicas=2", "uploader.maxUploadBytes=1000000"]
+    kubectl.helm("upgrade", "fs", str(CHART), "-n", namespace, *set_args(changed))
+    after = _replicas(kubectl, namespace)
+    assert (after["uploader"], after["uploader-worker"]) == (3, 4)
+    # Handing the field over from the chart to the operator: the first upgrade that leaves it
+    # out makes Helm's three-way merge delete it (docs/deploy.md, "Replicas").
+    kubectl.helm("upgrade", "fs", str(CHART), "-n", namespace,
+                 *set_args([*base, "operator.scaleDeployments=false"]))  # fmt: skip
+    assert _replicas(kubectl, namespace)["uploader"] == 2
+    kubectl.helm("upgrade", "fs", str(CHART), "-n", namespace, *set_args(base))
+    assert _replicas(kubectl, namespace)["uploader"] == 1
+    kubectl.helm("uninstall", "fs", "-n", namespace, "--wait", "--timeout=2m")
+    kubectl("delete", "namespace", f"{namespace}-credentials", "--wait=false")
 
 
 def _can(kubectl: Kubectl, namespace: str, *args: str) -> bool:
@@ -121,32 +170,45 @@ def test_operator_rbac_is_what_the_operator_needs_and_no_more(
         ("list", "filereplicas.fileserver.io"), ("create", "filereplicas.fileserver.io"),
         ("delete", "filereplicas.fileserver.io"),
         ("patch", "filereplicas.fileserver.io", "--subresource=status"),
-        ("get", "secrets"), ("watch", "secrets"),
         ("patch", "deployments.apps/fs-fileserver-uploader", "--subresource=scale"),
         ("get", "deployments.apps/fs-fileserver-downloader"),
         ("patch", "deployments.apps/fs-fileserver-stats"),
+        ("patch", "deployments.apps/fs-fileserver-uploader-worker", "--subresource=scale"),
         ("create", "events"), ("patch", "events.events.k8s.io"),
         ("patch", "kopfpeerings.kopf.dev"), ("watch", "deployments.apps"),
     ]  # fmt: skip
     denied = [
         ("delete", "driveaccounts.fileserver.io"), ("create", "driveaccounts.fileserver.io"),
+        ("get", "secrets"), ("list", "secrets"), ("watch", "secrets"),
+        ("get", "secrets/fs-fileserver"), ("get", "secrets/sh.helm.release.v1.fs.v1"),
         ("create", "secrets"), ("delete", "secrets"),
-        ("patch", "deployments.apps/fs-fileserver-uploader-worker"),
+        ("patch", "deployments.apps/fs-fileserver-operator"),
         ("delete", "deployments.apps/fs-fileserver-uploader"), ("list", "pods"),
         ("create", "leases.coordination.k8s.io"),
         ("list", "customresourcedefinitions.apiextensions.k8s.io"), ("list", "namespaces"),
     ]  # fmt: skip
     assert [a for a in allowed if not _can(kubectl, namespace, *a)] == []
     assert [d for d in denied if _can(kubectl, namespace, *d)] == []
-    # Namespace-scoped by default: nothing in another namespace.
+    # Namespace-scoped by default: nothing in another namespace but the credentials one, where
+    # it may get a Secret by name and do nothing else.
     sa = f"system:serviceaccount:{namespace}:fs-fileserver-operator"
-    other = kubectl("auth", "can-i", "list", "secrets", "-n", "default", f"--as={sa}", check=False)
+    other = kubectl("auth", "can-i", "get", "secrets", "-n", "default", f"--as={sa}", check=False)
     assert other.strip().splitlines()[0] == "no"
+    credentials = f"{namespace}-credentials"
+
+    def can_there(verb: str, what: str) -> bool:
+        out = kubectl("auth", "can-i", verb, what, "-n", credentials, f"--as={sa}", check=False)
+        return out.strip().splitlines()[0] == "yes"
+
+    assert can_there("get", "secrets/drive-alice")
+    verbs = ("list", "watch", "create", "patch", "delete")
+    assert [v for v in verbs if can_there(v, "secrets")] == []
     # The other components' tokens are not even mounted; their accounts can do nothing.
     worker = f"system:serviceaccount:{namespace}:fs-fileserver-uploader"
     out = kubectl("auth", "can-i", "get", "secrets", "-n", namespace, f"--as={worker}", check=False)
     assert out.strip().splitlines()[0] == "no"
     kubectl.helm("uninstall", "fs", "-n", namespace)
+    kubectl("delete", "namespace", credentials, "--wait=false")
 
 
 def test_schema_refusal_at_install(kubectl: Kubectl, namespace: str) -> None:
@@ -172,3 +234,4 @@ def test_persistent_claims_outlive_uninstall(kubectl: Kubectl, namespace: str) -
     assert {"data-fs-fileserver-postgresql-0", "fs-fileserver-drive-emulator"} <= expected
     kubectl.helm("uninstall", "fs", "-n", namespace, "--wait", "--timeout=2m")
     assert {c["metadata"]["name"] for c in _get(kubectl, namespace, "pvc")} == expected
+    kubectl("delete", "namespace", f"{namespace}-credentials", "--wait=false")

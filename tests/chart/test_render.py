@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fileserver_operator.config import OperatorSettings
 from pydantic_settings import BaseSettings
 
 from services.downloader.config import Settings as DownloaderSettings
@@ -77,7 +78,7 @@ def test_default_install_renders_every_component(render: Render) -> None:
         "fs-fileserver-mongodb", "fs-fileserver-postgresql", "fs-fileserver-redis",
     ]  # fmt: skip
     assert len(by_kind(objects, "PodDisruptionBudget")) == 4
-    assert len(by_kind(objects, "NetworkPolicy")) == 9
+    assert len(by_kind(objects, "NetworkPolicy")) == 10  # one per component, JMeter's included
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]["spec"]
         (container,) = pod["containers"]
@@ -86,7 +87,7 @@ def test_default_install_renders_every_component(render: Render) -> None:
         assert container["livenessProbe"]["httpGet"]["path"].startswith("/"), name
         assert container["resources"]["limits"]["memory"], name
         assert pod["automountServiceAccountToken"] is name.endswith("operator"), name
-        if deployment["spec"]["replicas"] > 1:
+        if deployment["spec"].get("replicas", 2) > 1:  # unset: the operator's floor of 2
             assert "podAntiAffinity" in pod["affinity"], name
 
 
@@ -226,3 +227,121 @@ def test_operator_command_and_scope(render: Render) -> None:
     resources = {r for rule in role["rules"] for r in rule["resources"]}
     assert {"driveaccounts", "filereplicas", "deployments"} <= resources
     assert "namespaces" not in resources  # kopf's scanning is off: no cluster-wide listing
+
+
+SCALED = ["uploader", "uploader-worker", "downloader", "stats"]
+
+
+def test_the_operator_owns_the_replicas_of_what_it_scales(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = render("uploader.replicas=3", "uploaderWorker.maxReplicas=7")
+    deployments = by_kind(objects, "Deployment")
+    for name in SCALED:  # as with an HPA: `helm upgrade` then leaves the live count alone
+        assert "replicas" not in deployments[f"fs-fileserver-{name}"]["spec"], name
+    assert deployments["fs-fileserver-operator"]["spec"]["replicas"] == 1
+    assert deployments["fs-fileserver-drive-emulator"]["spec"]["replicas"] == 1
+    # The operator's floor is the chart's: its settings, read from its own container.
+    env = _container_env(objects, "fs-fileserver-operator")
+    for key in list(__import__("os").environ):
+        if key.startswith("FILESERVER_"):
+            monkeypatch.delenv(key)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = OperatorSettings()
+    assert settings.bounds("uploader") == (3, 20)
+    assert settings.bounds("uploader-worker") == (2, 7)
+    assert settings.bounds("downloader") == (2, 20)
+    assert settings.bounds("stats") == (1, 20)
+    assert settings.worker_queue_per_pod == 32
+    assert set(settings.scaled) == {f"fs-fileserver-{name}" for name in SCALED}
+    assert settings.scaled["fs-fileserver-uploader-worker"] == "uploader-worker"
+    # ... and its Role may scale exactly those four, by name.
+    role = by_kind(objects, "Role")["fs-fileserver-operator"]
+    (scaling,) = [r for r in role["rules"] if "deployments/scale" in r["resources"]]
+    assert sorted(scaling["resourceNames"]) == sorted(f"fs-fileserver-{n}" for n in SCALED)
+    assert scaling["verbs"] == ["get", "patch"]
+
+
+@pytest.mark.parametrize(
+    "values", [["operator.scaleDeployments=false"], ["operator.enabled=false"]]
+)
+def test_without_the_operator_scaling_the_chart_sets_replicas(
+    render: Render, values: list[str]
+) -> None:
+    deployments = by_kind(render(*values, "uploader.replicas=3"), "Deployment")
+    replicas = {n: deployments[f"fs-fileserver-{n}"]["spec"]["replicas"] for n in SCALED}
+    assert replicas == {"uploader": 3, "uploader-worker": 2, "downloader": 2, "stats": 1}
+
+
+def test_a_floor_above_its_ceiling_is_refused(helm_bin: Any) -> None:
+    proc = run_helm(
+        helm_bin, "template", "fs", str(CHART), f"--kube-version={KUBE_VERSION}",
+        *set_args(["downloader.replicas=5", "downloader.maxReplicas=4"]),
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "downloader.replicas (5, the operator's floor) exceeds downloader.maxReplicas (4)" in (
+        proc.stderr
+    )
+    unscaled = run_helm(
+        helm_bin, "template", "fs", str(CHART), f"--kube-version={KUBE_VERSION}",
+        *set_args(["downloader.replicas=5", "downloader.maxReplicas=4",
+                   "operator.scaleDeployments=false"]),
+    )  # fmt: skip
+    assert unscaled.returncode == 0, unscaled.stderr
+
+
+def _rules(objects: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, namespace, rule) of every Role and ClusterRole rule the chart renders."""
+    return [
+        (o["kind"], o["metadata"].get("namespace", ""), rule)
+        for o in objects
+        if o["kind"] in {"Role", "ClusterRole"}
+        for rule in o["rules"]
+    ]
+
+
+@pytest.mark.parametrize("watch", ["release", "all"])
+def test_the_operator_may_read_secrets_only_by_name_in_the_credentials_namespace(
+    render: Render, watch: str
+) -> None:
+    objects = render(f"operator.watch={watch}")
+    secret_rules = [(k, ns, r) for k, ns, r in _rules(objects) if "secrets" in r["resources"]]
+    # One grant: get (no list, no watch: it never sees a Secret no DriveAccount names), and
+    # only in the credentials namespace, so neither the release's Secret (tokens, the Fernet
+    # key) nor Helm's release Secrets (sh.helm.release.v1.*) in "demo" can be read.
+    assert secret_rules == [
+        (
+            "Role",
+            "demo-credentials",
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+        )
+    ]
+    binding = by_kind(objects, "RoleBinding")["fs-fileserver-operator-credentials"]
+    assert binding["metadata"]["namespace"] == "demo-credentials"
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "fs-fileserver-operator", "namespace": "demo"}
+    ]
+    assert binding["roleRef"]["name"] == "fs-fileserver-operator-credentials"
+    (namespace,) = by_kind(objects, "Namespace").values()
+    assert namespace["metadata"]["name"] == "demo-credentials"
+    assert namespace["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    configmap = by_kind(objects, "ConfigMap")["fs-fileserver"]
+    assert configmap["data"]["FILESERVER_OPERATOR_CREDENTIALS_NAMESPACE"] == "demo-credentials"
+    # Nothing else the chart binds reads Secrets (the services mount theirs as env).
+    assert all("secrets" not in r["resources"] for _, ns, r in _rules(objects) if ns == "demo")
+
+
+def test_a_credentials_namespace_of_ones_own(render: Render, helm_bin: Any) -> None:
+    objects = render(
+        "operator.credentials.namespace=pool-secrets", "operator.credentials.createNamespace=false"
+    )
+    assert "Namespace" not in {o["kind"] for o in objects}
+    role = by_kind(objects, "Role")["fs-fileserver-operator-credentials"]
+    assert role["metadata"]["namespace"] == "pool-secrets"
+    refused = run_helm(
+        helm_bin, "template", "fs", str(CHART), "-n", "demo", f"--kube-version={KUBE_VERSION}",
+        "--set", "operator.credentials.namespace=demo",
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "must not be the release namespace" in refused.stderr

@@ -71,6 +71,10 @@ def _teardown(cluster: Cluster) -> None:
                 "patch", kind, item["metadata"]["name"], f"--namespace={cluster.namespace}",
                 "--type=merge", "-p", '{"metadata":{"finalizers":null}}', check=False,
             )  # fmt: skip
+    # The chart's RBAC made the credentials namespace beside the test's: it goes with it.
+    cluster.kubectl(
+        "delete", "namespace", cluster.credentials_namespace, "--wait=false", check=False
+    )
 
 
 @pytest.fixture

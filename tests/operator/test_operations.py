@@ -112,11 +112,16 @@ def test_the_service_account_is_refused_anything_outside_its_role(cluster: Clust
         ("patch", "driveaccounts.fileserver.io", "--subresource=status"),
         ("create", "filereplicas.fileserver.io"),
         ("patch", "deployments.apps/fs-fileserver-downloader", "--subresource=scale"),
-        ("watch", "secrets"),
+        ("patch", "deployments.apps/fs-fileserver-uploader-worker", "--subresource=scale"),
     ]
     denied = [
         ("create", "driveaccounts.fileserver.io"),
         ("delete", "driveaccounts.fileserver.io"),
+        # No Secret of the namespace: not the release's (tokens, Fernet key), not Helm's.
+        ("get", "secrets"),
+        ("get", "secrets/sh.helm.release.v1.fs.v1"),
+        ("list", "secrets"),
+        ("watch", "secrets"),
         ("update", "secrets"),
         ("delete", "secrets"),
         ("create", "deployments.apps"),
@@ -129,4 +134,9 @@ def test_the_service_account_is_refused_anything_outside_its_role(cluster: Clust
     assert [a for a in allowed if not _can(cluster, *a)] == []
     assert [d for d in denied if _can(cluster, *d)] == []
     assert not _can(cluster, "get", "secrets", namespace="default")
+    # In the credentials namespace: get a Secret by name, nothing more.
+    credentials = cluster.credentials_namespace
+    assert _can(cluster, "get", "secrets/any-account", namespace=credentials)
+    for verb in ("list", "watch", "create", "update", "delete"):
+        assert not _can(cluster, verb, "secrets", namespace=credentials), verb
     assert not _can(cluster, "list", "driveaccounts.fileserver.io", namespace="default")

@@ -22,7 +22,7 @@ import pytest
 from fileserver.client.api import FileserverClient
 from fileserver.client.config import ClientConfig
 from fileserver.devstack.servers import port_in_use
-from fileserver.system.kube import conditions, items
+from fileserver.system.kube import conditions, credentials_namespace, items
 from fileserver.system.system import LocalSystem
 from tests.fixtures.stack import Kubectl
 from tests.system.processes import alive
@@ -84,7 +84,8 @@ def system(tmp_path_factory: pytest.TempPathFactory, kubectl: Kubectl) -> Iterat
                 "patch", kind, item["metadata"]["name"], f"--namespace={made.namespace}",
                 "--type=merge", "-p", '{"metadata":{"finalizers":null}}', check=False,
             )  # fmt: skip
-    kubectl("delete", "namespace", made.namespace, "--wait=false", check=False)
+    for namespace in (made.namespace, credentials_namespace(made.namespace)):
+        kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
 @pytest.fixture(scope="module")

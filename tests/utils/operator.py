@@ -17,7 +17,12 @@ import yaml
 from fileserver.devstack.process import ManagedProcess, ProcessSpec
 from fileserver.system.kube import DEPLOYMENTS as DEPLOYMENTS  # re-exported for the tests
 from fileserver.system.kube import SERVICE_ACCOUNT as SERVICE_ACCOUNT
-from fileserver.system.kube import conditions, credentials_secret, drive_account
+from fileserver.system.kube import (
+    conditions,
+    credentials_namespace,
+    credentials_secret,
+    drive_account,
+)
 from fileserver.system.services import operator_env as local_operator_env
 from fileserver.system.system import LocalSystem
 from tests.fixtures.stack import Kubectl
@@ -99,6 +104,11 @@ class Cluster:
         items: list[dict[str, Any]] = json.loads(out)["items"]
         return items
 
+    @property
+    def credentials_namespace(self) -> str:
+        """Where the DriveAccounts' Secrets go (the operator may read Secrets nowhere else)."""
+        return credentials_namespace(self.namespace)
+
     def operator(self, *, peering: str | None = None, **settings: str) -> OperatorRun:
         """Start an operator process (standalone unless ``peering`` names a KopfPeering)."""
         args = [f"--namespace={self.namespace}"]
@@ -123,7 +133,7 @@ async def add_account(
     """An emulator account, its Secret and its DriveAccount."""
     account = await emulator.create_account(**limits)
     cluster.apply(
-        credentials_secret(f"{name}-creds", cluster.namespace, account.credentials),
+        credentials_secret(f"{name}-creds", cluster.credentials_namespace, account.credentials),
         drive_account(name, cluster.namespace, account.email, f"{name}-creds", budget),
     )
     return account

@@ -11,6 +11,11 @@ One fileserver Deployment. Parameters (a dict):
   env       extra env entries, already rendered
   dataDir   mount path of a writable emptyDir (empty: none; /tmp always gets one)
   automount mount the ServiceAccount token (only the operator talks to the API server)
+With devReload (skaffold's "dev" profile) the source folders under /app become writable
+emptyDirs filled from the image by an init container, so that skaffold's sync can write them
+while the root file system stays read-only; the process runs under watchfiles.
+  scaled    the operator owns spec.replicas (fileserver.operatorScales): the manifest leaves it
+            out, as for an HPA, so that `helm upgrade` never resets what the operator set
 */}}
 {{- define "fileserver.deployment" -}}
 {{- $root := .root }}
@@ -23,7 +28,9 @@ metadata:
   labels:
     {{- include "fileserver.componentLabels" . | nindent 4 }}
 spec:
+  {{- if not .scaled }}
   replicas: {{ $v.replicas }}
+  {{- end }}
   revisionHistoryLimit: 5
   selector:
     matchLabels:
@@ -49,16 +56,33 @@ spec:
     spec:
       {{- include "fileserver.podCommon" . | nindent 6 }}
       terminationGracePeriodSeconds: {{ .grace | default 30 }}
+      {{- if $root.Values.devReload }}
+      initContainers:
+        # The image's source folders into the writable emptyDir skaffold syncs into.
+        - name: source
+          image: {{ include "fileserver.image" $root }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          command:
+            - cp
+            - -a
+            {{- range include "fileserver.sourceDirs" . | fromJsonArray }}
+            - /app/{{ . }}
+            {{- end }}
+            - /source/
+          resources:
+            {{- toYaml $v.resources | nindent 12 }}
+          securityContext:
+            {{- toYaml $root.Values.securityContext | nindent 12 }}
+          volumeMounts:
+            - name: source
+              mountPath: /source
+      {{- end }}
       containers:
         - name: {{ .name }}
           image: {{ include "fileserver.image" $root }}
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           command:
-            {{- if .command }}
-            {{- toYaml .command | nindent 12 }}
-            {{- else }}
             {{- include "fileserver.command" . | trim | nindent 12 }}
-            {{- end }}
           ports:
             - name: http
               containerPort: {{ .port }}
@@ -109,9 +133,20 @@ spec:
             - name: data
               mountPath: {{ .dataDir }}
             {{- end }}
+            {{- if $root.Values.devReload }}
+            {{- range include "fileserver.sourceDirs" . | fromJsonArray }}
+            - name: source
+              mountPath: /app/{{ . }}
+              subPath: {{ . }}
+            {{- end }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir: {}
+        {{- if $root.Values.devReload }}
+        - name: source
+          emptyDir: {}
+        {{- end }}
         {{- if .dataDir }}
         - name: data
           {{- if .claim }}

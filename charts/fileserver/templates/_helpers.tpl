@@ -127,6 +127,47 @@ come whole from the Secret. Each defines FILESERVER_<X>_URL for the caller to re
 {{- end }}
 {{- end }}
 
+{{/*
+"true" when the operator owns spec.replicas of the Uploader, worker, Downloader and Stats
+Deployments (it runs and scales them): the chart then leaves the field out and passes each
+component's replicas to the operator as its floor (docs/operator.md, "Scaling").
+*/}}
+{{- define "fileserver.operatorScales" -}}
+{{- if and .Values.operator.enabled .Values.operator.scaleDeployments }}true{{ end }}
+{{- end }}
+
+{{/*
+The scaled components' replica bounds as JSON {"min": {service: n}, "max": {...}}: each
+component's replicas (the HA floor) and maxReplicas; a floor above its ceiling is refused
+while the operator scales.
+*/}}
+{{- define "fileserver.replicaBounds" -}}
+{{- $min := dict }}
+{{- $max := dict }}
+{{- range $service, $key := dict "uploader" "uploader" "downloader" "downloader" "stats" "stats" "uploader-worker" "uploaderWorker" }}
+{{- $v := index $.Values $key }}
+{{- if and (include "fileserver.operatorScales" $) (gt (int $v.replicas) (int $v.maxReplicas)) }}
+{{- fail (printf "%s.replicas (%v, the operator's floor) exceeds %s.maxReplicas (%v)" $key $v.replicas $key $v.maxReplicas) }}
+{{- end }}
+{{- $_ := set $min $service (int $v.replicas) }}
+{{- $_ := set $max $service (int $v.maxReplicas) }}
+{{- end }}
+{{- toJson (dict "min" $min "max" $max) }}
+{{- end }}
+
+{{/*
+The namespace holding the Secrets DriveAccounts name: the only place the operator may read
+Secrets (get, by name). Never the release namespace, where the release's own Secret (tokens,
+Fernet key) and Helm's release Secrets live.
+*/}}
+{{- define "fileserver.credentialsNamespace" -}}
+{{- $ns := .Values.operator.credentials.namespace | default (printf "%s-credentials" .Release.Namespace) | trunc 63 | trimSuffix "-" }}
+{{- if eq $ns .Release.Namespace }}
+{{- fail (printf "operator.credentials.namespace must not be the release namespace %q: the operator could then read the release's Secret (tokens, the Fernet key) and Helm's release Secrets" .Release.Namespace) }}
+{{- end }}
+{{- $ns }}
+{{- end }}
+
 {{- define "fileserver.downloaderUrl" -}}
 http://{{ include "fileserver.fullname" . }}-downloader:{{ .Values.downloader.service.port }}
 {{- end }}
@@ -144,10 +185,20 @@ http://{{ include "fileserver.fullname" . }}-uploader:{{ .Values.uploader.servic
 {{- end }}
 
 {{/*
-The container command: `python -m <module>`, or under watchfiles when devReload is on, so that
-a file synced by skaffold restarts the process.
+The project's source folders under /app, where the image installs the project editable and
+skaffold's file sync (skaffold.yaml, profile "dev") writes changed files.
+*/}}
+{{- define "fileserver.sourceDirs" -}}
+{{- toJson (list "apis" "services" "fileserver" "operator") }}
+{{- end }}
+
+{{/*
+The container command: `python -m <module>` (or the given command), or under watchfiles when
+devReload is on, so that a file synced by skaffold restarts the process. watchfiles watches the
+source folders only (not the virtual environment's thousands of directories).
 */}}
 {{- define "fileserver.command" -}}
+{{- $command := .command | default (list "python" "-m" .module) }}
 {{- if .root.Values.devReload }}
 - python
 - -m
@@ -156,12 +207,12 @@ a file synced by skaffold restarts the process.
 - python
 - --target-type
 - command
-- {{ printf "python -m %s" .module | quote }}
-- /app
+- {{ join " " $command | quote }}
+{{- range include "fileserver.sourceDirs" . | fromJsonArray }}
+- /app/{{ . }}
+{{- end }}
 {{- else }}
-- python
-- -m
-- {{ .module }}
+{{- toYaml $command }}
 {{- end }}
 {{- end }}
 
@@ -236,4 +287,39 @@ tolerations:
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+{{- end }}
+
+{{/*
+One egress rule from (dict "to" peers "ports" ports): peers empty means any destination on
+those ports (ports: numbers or {port, protocol} maps).
+*/}}
+{{- define "fileserver.egressRule" -}}
+- ports:
+    {{- range .ports }}
+    {{- if kindIs "map" . }}
+    - {{ toJson . }}
+    {{- else }}
+    - {port: {{ . }}, protocol: TCP}
+    {{- end }}
+    {{- end }}
+  {{- with .to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+
+{{/*
+The ports of a server URL as a JSON array, for its egress rule: (dict "url" u "default" 5432).
+Every host:port of the URL (MongoDB lists several); the default when it names none (or the URL
+is empty: it then comes from secrets.existingSecret, unseen by the chart).
+*/}}
+{{- define "fileserver.urlPorts" -}}
+{{- $ports := list }}
+{{- if .url }}
+{{- $host := (urlParse .url).host }}
+{{- range regexFindAll ":[0-9]+(,|$)" $host -1 }}
+{{- $ports = append $ports (trimSuffix "," . | trimPrefix ":" | int) }}
+{{- end }}
+{{- end }}
+{{- toJson (ternary (list .default) ($ports | uniq) (empty $ports)) }}
 {{- end }}

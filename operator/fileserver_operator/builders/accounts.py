@@ -25,6 +25,20 @@ class CredentialsProblem(Exception):
         self.message = message
 
 
+def secret_forbidden(*, name: str, namespace: str) -> CredentialsProblem:
+    """The problem to report when RBAC refuses the operator the named Secret.
+
+    The chart lets the operator ``get`` Secrets in the credentials namespace only, so this means
+    the Role is missing there, or the operator was pointed at another namespace.
+    """
+    return CredentialsProblem(
+        "SecretForbidden",
+        f"the operator may not read Secret {name!r} in namespace {namespace!r}: it may read "
+        "Secrets only in the credentials namespace the chart grants it (operator.credentials."
+        "namespace); put the Secret there, or check the operator's Role in that namespace",
+    )
+
+
 def credentials_from_secret(
     secret: dict[str, Any] | None, *, name: str, key: str, namespace: str
 ) -> dict[str, Any]:

@@ -29,6 +29,11 @@ def sample(text: str, metric: str) -> float | None:
     return None
 
 
+def queued_jobs(uploader_metrics: str) -> float:
+    """Jobs waiting in the Uploader's arq queue (the API reads its depth from Redis per scrape)."""
+    return max(0.0, sample(uploader_metrics, UPLOADER_QUEUE) or 0.0)
+
+
 def live_signals(
     *,
     uploader_metrics: str,
@@ -38,7 +43,7 @@ def live_signals(
     drain_seconds: float = 300.0,
 ) -> LiveSignals:
     """Backlogs seen now, as the planner's :class:`LiveSignals`."""
-    jobs = max(0.0, sample(uploader_metrics, UPLOADER_QUEUE) or 0.0)
+    jobs = queued_jobs(uploader_metrics)
     waited = max(0.0, sample(stats_metrics, STATS_OLDEST) or 0.0)
     return LiveSignals(
         replicate_queue_bytes=int(jobs * mean_file_bytes),

@@ -1,4 +1,10 @@
-"""DriveAccount: register the account with the Uploader, keep its status, drain it on delete."""
+"""DriveAccount: register the account with the Uploader, keep its status, drain it on delete.
+
+The credentials Secret is read by name on every sync (the operator may ``get`` Secrets in the
+credentials namespace only: no list, no watch, so it never sees a Secret no DriveAccount names).
+A changed Secret is therefore picked up by the next refresh (``account_sync_seconds``), and a
+Secret it may not read is reported in the status, not retried as an error.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +20,20 @@ from fileserver_operator.builders.accounts import (
     account_status,
     create_payload,
     credentials_from_secret,
+    secret_forbidden,
     secret_version,
     update_payload,
 )
 from fileserver_operator.builders.conditions import condition, is_true, merge
 from fileserver_operator.clients import Refused, Unavailable
 from fileserver_operator.config import get_settings
+from fileserver_operator.kube import Forbidden
 from fileserver_operator.metrics import RECONCILES
 from fileserver_operator.state import State
 
 PLURAL = DriveAccount.PLURAL
-SECRET_ANNOTATION = "fileserver.io/credentials-version"  # noqa: S105 (a name, not a secret)
-"""Set by the Secret watcher: a change of it makes kopf run the update handler."""
 
 SETTINGS = get_settings()
-
-
-@kopf.index(GROUP, VERSION, PLURAL)
-def driveaccounts_by_secret(
-    namespace: str, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    """Which DriveAccounts read which Secret, so a Secret change reaches them."""
-    ref = spec.get("credentialsSecretRef") or {}
-    return {(namespace, str(ref.get("name", ""))): name}
 
 
 @kopf.index(GROUP, VERSION, PLURAL)
@@ -71,16 +68,19 @@ async def sync(
     """Bring the Uploader's account to the resource's spec; the status that results."""
     parsed = DriveAccountSpec.model_validate(dict(spec))
     ref = parsed.credentials_secret_ref
-    secret = await state.kube.secret(namespace, ref.name)
+    secrets_at = state.settings.credentials_namespace or namespace
     credentials: dict[str, Any] | None = None
     version: str | None = None
     problem: CredentialsProblem | None = None
     try:
+        secret = await state.kube.secret(secrets_at, ref.name)
         credentials = credentials_from_secret(
-            secret, name=ref.name, key=ref.key, namespace=namespace
+            secret, name=ref.name, key=ref.key, namespace=secrets_at
         )
         assert secret is not None
         version = secret_version(secret)
+    except Forbidden:
+        problem = secret_forbidden(name=ref.name, namespace=secrets_at)
     except CredentialsProblem as exc:
         problem = exc
 
@@ -255,23 +255,3 @@ async def driveaccount_delete(
     raise kopf.TemporaryError(
         f"draining: {account.get('replicas', '?')} replicas left", delay=SETTINGS.drain_poll_seconds
     )
-
-
-@kopf.on.event("", "v1", "secrets")
-async def secret_changed(
-    name: str,
-    namespace: str,
-    body: kopf.Body,
-    type: str | None,
-    memo: kopf.Memo,
-    driveaccounts_by_secret: kopf.Index[tuple[str, str], str],
-    **_: Any,
-) -> None:
-    """A Secret some DriveAccount reads changed: nudge those accounts to re-sync."""
-    if type is None:  # the initial listing: the resume handlers run anyway
-        return
-    accounts: list[str] = list(driveaccounts_by_secret.get((namespace, name), []))
-    version = "deleted" if type == "DELETED" else secret_version(dict(body))
-    state: State = memo.state
-    for account in accounts:
-        await state.kube.annotate(namespace, PLURAL, account, {SECRET_ANNOTATION: version})

@@ -81,7 +81,7 @@ async def test_a_bad_secret_is_explained_and_a_fixed_one_is_picked_up(
     cluster.operator()
     name = unique("acct")
     account = await emulator.create_account()
-    bad = credentials_secret(f"{name}-creds", cluster.namespace, {})
+    bad = credentials_secret(f"{name}-creds", cluster.credentials_namespace, {})
     bad["stringData"] = {"wrong-key": "{}"}
     cluster.apply(bad, drive_account(name, cluster.namespace, account.email, f"{name}-creds"))
 
@@ -98,10 +98,56 @@ async def test_a_bad_secret_is_explained_and_a_fixed_one_is_picked_up(
     listed = (await uploader.get("/accounts", params={"email": account.email})).json()
     assert listed["items"] == []  # nothing registered without credentials
 
-    # The Secret is fixed: the watch on Secrets brings the account up without a spec change.
-    cluster.kubectl("delete", "secret", f"{name}-creds", f"--namespace={cluster.namespace}")
-    cluster.apply(credentials_secret(f"{name}-creds", cluster.namespace, account.credentials))
+    # The Secret is fixed: the next refresh (it reads the Secret by name each time) brings the
+    # account up without a spec change.
+    secrets = f"--namespace={cluster.credentials_namespace}"
+    cluster.kubectl("delete", "secret", f"{name}-creds", secrets)
+    cluster.apply(
+        credentials_secret(f"{name}-creds", cluster.credentials_namespace, account.credentials)
+    )
     await wait_ready(cluster, name)
+
+
+async def test_a_secret_beside_the_driveaccount_is_not_read(
+    cluster: Cluster,
+    emulator: EmulatorAdmin,
+    uploader: httpx.AsyncClient,
+    unique: Callable[[str], str],
+) -> None:
+    """The operator may read Secrets only in the credentials namespace: one in the release
+    namespace (where the release's tokens and Fernet key live) is never found."""
+    first = cluster.operator(account_sync_seconds="2")
+    name = unique("acct")
+    account = await emulator.create_account()
+    cluster.apply(
+        credentials_secret(f"{name}-creds", cluster.namespace, account.credentials),
+        drive_account(name, cluster.namespace, account.email, f"{name}-creds"),
+    )
+
+    async def not_found() -> None:
+        obj = cluster.get("driveaccount", name)
+        assert conditions(obj).get("CredentialsValid") == ("False", "SecretNotFound")
+        message = next(
+            c["message"] for c in obj["status"]["conditions"] if c["type"] == "CredentialsValid"
+        )
+        assert f"namespace {cluster.credentials_namespace!r}" in message
+
+    await eventually(not_found, within=60)
+    listed = (await uploader.get("/accounts", params={"email": account.email})).json()
+    assert listed["items"] == []
+    # RBAC refuses a read in the release namespace outright: a reason of its own, no crash loop.
+    first.stop()
+    run = cluster.operator(account_sync_seconds="2", credentials_namespace=cluster.namespace)
+    other = unique("acct")
+    cluster.apply(drive_account(other, cluster.namespace, account.email, f"{name}-creds"))
+
+    async def forbidden() -> None:
+        got = conditions(cluster.get("driveaccount", other))
+        assert got.get("CredentialsValid") == ("False", "SecretForbidden")
+        assert got.get("Ready") == ("False", "NotRegistered")
+
+    await eventually(forbidden, within=60)
+    assert "Traceback" not in run.log()
 
 
 async def test_credentials_drive_refuses_are_reported(
@@ -114,7 +160,7 @@ async def test_credentials_drive_refuses_are_reported(
     account = await emulator.create_account()
     await emulator.revoke(account.id)
     cluster.apply(
-        credentials_secret(f"{name}-creds", cluster.namespace, account.credentials),
+        credentials_secret(f"{name}-creds", cluster.credentials_namespace, account.credentials),
         drive_account(name, cluster.namespace, account.email, f"{name}-creds"),
     )
 

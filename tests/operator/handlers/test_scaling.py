@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
+from fileserver.system.kube import deployment
 from tests.utils.drive import EmulatorAdmin
 from tests.utils.operator import DEPLOYMENTS, Cluster, add_account, wait_ready
 from tests.utils.waiting import eventually
@@ -83,3 +84,41 @@ async def test_downloader_pods_follow_the_pool_budget(
         )
     await eventually(lambda: pods(1), within=90)
     assert any("scaled down from 3 to 1" in m for m in scaled_events(cluster))
+
+
+def events_of(cluster: Cluster, name: str) -> list[str]:
+    out = cluster.kubectl(
+        "get", "events", f"--namespace={cluster.namespace}", "-o", "json",
+        f"--field-selector=involvedObject.name={name},reason=Scaled",
+    )  # fmt: skip
+    return [e["message"] for e in json.loads(out)["items"]]
+
+
+async def test_the_chart_floor_holds_and_the_workers_are_scaled(cluster: Cluster) -> None:
+    """The chart's HA floor is the operator's: a Deployment at Kubernetes' default of 1 (or one
+    an upgrade reset) is raised at once by the watch, without waiting for the scaling timer;
+    the replication workers' Deployment is scaled too (RBAC names it)."""
+    worker = DEPLOYMENTS[0].replace("uploader", "uploader-worker")
+    cluster.apply(deployment(worker, cluster.namespace))
+    cluster.operator(
+        scale_interval_seconds="3600",  # after its first round, only the watch acts
+        worker_deployment=worker,
+        min_replicas_by_service=json.dumps({"downloader": 2, "uploader-worker": 3}),
+    )
+
+    async def at(name: str, count: int) -> None:
+        assert replicas(cluster, name) == count, cluster.logs()[-2000:]
+
+    await eventually(lambda: at(DOWNLOADER, 2), within=30)
+    await eventually(lambda: at(worker, 3), within=30)
+    assert replicas(cluster, DEPLOYMENTS[2]) == 1  # Stats: the global floor of 1
+    # What `helm upgrade` does once when the chart hands spec.replicas over: back to 1.
+    cluster.kubectl("scale", f"deployment/{DOWNLOADER}", "--replicas=1",
+                    f"--namespace={cluster.namespace}")  # fmt: skip
+    await eventually(lambda: at(DOWNLOADER, 2), within=15)
+    assert any("to the floor of 2" in m for m in events_of(cluster, DOWNLOADER))
+    # Above the floor is the operator's to keep: the watch leaves it alone.
+    cluster.kubectl("scale", f"deployment/{worker}", "--replicas=5",
+                    f"--namespace={cluster.namespace}")  # fmt: skip
+    await asyncio.sleep(3)
+    assert replicas(cluster, worker) == 5
