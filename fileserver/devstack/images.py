@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fileserver.devstack.config import PROJECT_ROOT, DevstackSettings
 from fileserver.devstack.errors import DevstackError
+from fileserver.devstack.install import build_in_module
 from fileserver.devstack.jmeter import ensure_jmeter
 from fileserver.devstack.report import info, stage
 from fileserver.devstack.versions import Versions
@@ -279,7 +280,14 @@ class Images:
                 )
             ),
             "redis": self.build(Recipe("redis", "fileserver/redis", v.redis)),
-            "prometheus": self.build(Recipe("prometheus", "fileserver/prometheus", v.prometheus)),
+            "prometheus": self.build(
+                Recipe(
+                    "prometheus",
+                    "fileserver/prometheus",
+                    v.prometheus_image.replace("v0.", "v2."),
+                    staged={"prometheus": self._prometheus()},
+                )
+            ),
             "mongodb": self.build(
                 Recipe(
                     "ferretdb",
@@ -292,6 +300,19 @@ class Images:
                 Recipe("jmeter", "fileserver/jmeter", v.jmeter, staged={"home": jmeter})
             ),
         }
+
+    def _prometheus(self) -> Path:
+        """Prometheus built from its Go module: Debian's lacks Kubernetes service discovery,
+        which the chart's bundled Prometheus scrapes the release's pods with."""
+        v = self.versions.prometheus_image
+        binary = self.settings.cache_dir / "bin" / f"prometheus-{v}" / "prometheus"
+        if not binary.exists():
+            with stage(f"build Prometheus {v} (first run only)"):
+                build_in_module(
+                    "github.com/prometheus/prometheus", v, "cmd/prometheus", binary,
+                    self.settings.cache_dir,
+                )  # fmt: skip
+        return binary
 
     def report(self, tags: Iterable[str]) -> None:
         """One line per image: its tag and size."""

@@ -254,6 +254,42 @@ def go_install(package: str, version: str, out_dir: Path, cache_dir: Path) -> Pa
     return binary
 
 
+def build_in_module(module: str, version: str, package: str, binary: Path, cache_dir: Path) -> Path:
+    """Build ``package`` inside a copy of ``module@version`` from the module proxy.
+
+    For modules whose go.mod has ``replace`` directives, which ``go install pkg@version``
+    refuses: built as their own main module, the directives apply as upstream meant.
+    """
+    if binary.exists():
+        return binary
+    env = _go_env(cache_dir)
+    fix = "check access to the Go module proxy"
+    info_json = run_checked(
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        f"downloading {module}@{version} failed",
+        fix,
+        env=env,
+    )
+    work = cache_dir / "src" / binary.parent.name
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(json.loads(info_json)["Dir"], work)
+    for folder in [work, *work.rglob("*")]:  # the module cache is read-only
+        if folder.is_dir():
+            folder.chmod(0o755)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    tmp = binary.parent / f".{binary.name}.partial"
+    run_checked(
+        ["go", "build", "-mod=mod", "-ldflags", "-s -w", "-o", str(tmp), f"./{package}"],
+        f"building {module}/{package} failed",
+        fix,
+        cwd=work,
+        env=env,
+    )
+    tmp.rename(binary)
+    shutil.rmtree(work, ignore_errors=True)
+    return binary
+
+
 def ensure_go_binaries(versions: Versions, cache_dir: Path, *, cluster: bool) -> GoBinaries:
     """Build whatever is not in the cache yet: FerretDB always, the cluster tools if asked."""
     bin_root = cache_dir / "bin"

@@ -375,6 +375,9 @@ class KindCluster:
         """``kind create cluster --config kind-config.yaml`` on the node image; its seconds."""
         image = self.node_image()
         self.state.mkdir(parents=True, exist_ok=True)
+        if self.exists() and self._node_image() != image:
+            info(f"the cluster runs another node image than {image}: recreating it")
+            self.kind("delete", "cluster", "--name", CLUSTER_NAME, what="kind delete cluster")
         if self.exists():
             self.kind(
                 "export",
@@ -404,6 +407,13 @@ class KindCluster:
                 what="kind create cluster",
             )
         return time.monotonic() - started
+
+    def _node_image(self) -> str:
+        proc = subprocess.run(
+            ["docker", "inspect", "--format", "{{.Config.Image}}", f"{CLUSTER_NAME}-control-plane"],
+            capture_output=True, text=True, env=self.env, check=False,
+        )  # fmt: skip
+        return proc.stdout.strip()
 
     def load(self, *tags: str) -> None:
         """Put images built here into every node (``kind load docker-image``)."""

@@ -30,6 +30,7 @@ class Versions:
     coredns: str
     network_policies: str
     local_path: str
+    prometheus_image: str
     debian_suite: str
 
     @classmethod
@@ -57,6 +58,7 @@ class Versions:
                 coredns=data["go"]["coredns"],
                 network_policies=data["go"]["network_policies"],
                 local_path=data["go"]["local_path"],
+                prometheus_image=data["go"]["prometheus_image"],
                 debian_suite=data["images"]["debian"],
             )
         except KeyError as exc:
