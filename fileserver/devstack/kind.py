@@ -4,10 +4,10 @@ kind's own node images come from a registry this machine cannot reach, and ``kin
 node-image`` pulls its etcd, CoreDNS, pause and CNI images from one. So the devstack builds
 what such an image holds from what the registries serve: Debian's systemd, containerd, runc and
 iptables; kubelet, kubeadm and kube-proxy (``go/kubenode``) and the control plane (``go/kube``)
-from the project's Kubernetes build; etcd, CoreDNS, crictl, the CNI plugins,
-kube-network-policies and local-path-provisioner from the Go module proxy; a pause written here;
-and fileserver-netd, the pod network agent (``images/kind/netd``). The cluster's images are
-preloaded into the node's containerd, so that ``kind create cluster`` pulls nothing.
+from the project's Kubernetes build; etcd, CoreDNS, crictl, the CNI plugins, kube-router (its
+NetworkPolicy controller only) and local-path-provisioner from the Go module proxy; a pause
+written here; and fileserver-netd, the pod network agent (``images/kind/netd``). The cluster's
+images are preloaded into the node's containerd, so that ``kind create cluster`` pulls nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class NodeBinaries:
     crictl: Path
     cni: Path  # a folder of plugins
     coredns: Path
-    netpol: Path
+    netpol: Path  # kube-router, run as a NetworkPolicy controller only
     local_path: Path
     pause: Path
 
@@ -72,7 +72,7 @@ def ensure_node_binaries(
         crictl=bin_root / f"crictl-{v.crictl}" / "crictl",
         cni=bin_root / f"cni-plugins-{v.cni_plugins}",
         coredns=bin_root / f"coredns-{v.coredns}" / "coredns",
-        netpol=bin_root / f"kube-network-policies-{v.network_policies}" / "cmd",
+        netpol=bin_root / f"kube-router-{v.kube_router}" / "kube-router",
         local_path=bin_root / f"local-path-provisioner-{v.local_path}" / "local-path-provisioner",
         pause=bin_root / f"pause-{install.source_hash(pause_src)}" / "pause",
     )
@@ -96,7 +96,7 @@ def ensure_node_binaries(
         ("sigs.k8s.io/kind", v.kind, paths.kind),
         ("sigs.k8s.io/cri-tools/cmd/crictl", v.crictl, paths.crictl),
         ("github.com/coredns/coredns", v.coredns, paths.coredns),
-        ("sigs.k8s.io/kube-network-policies/cmd", v.network_policies, paths.netpol),
+        ("github.com/cloudnativelabs/kube-router/v2/cmd/kube-router", v.kube_router, paths.netpol),
         ("github.com/rancher/local-path-provisioner", v.local_path, paths.local_path),
     ] + [
         (
@@ -206,11 +206,11 @@ class KindCluster:
             ),
             "NETPOL_IMAGE": build(
                 Recipe(
-                    "network-policies",
-                    "fileserver/kube-network-policies",
-                    v.network_policies,
-                    staged={"netpol": b.netpol},
-                    folder=KIND_RECIPES / "network-policies",
+                    "kube-router",
+                    "fileserver/kube-router",
+                    v.kube_router,
+                    staged={"kube-router": b.netpol},
+                    folder=KIND_RECIPES / "kube-router",
                 )
             ),
             "LOCAL_PATH_IMAGE": build(

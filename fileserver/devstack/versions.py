@@ -28,7 +28,7 @@ class Versions:
     crictl: str
     cni_plugins: str
     coredns: str
-    network_policies: str
+    kube_router: str
     local_path: str
     prometheus_image: str
     debian_suite: str
@@ -56,7 +56,7 @@ class Versions:
                 crictl=data["go"]["crictl"],
                 cni_plugins=data["go"]["cni_plugins"],
                 coredns=data["go"]["coredns"],
-                network_policies=data["go"]["network_policies"],
+                kube_router=data["go"]["kube_router"],
                 local_path=data["go"]["local_path"],
                 prometheus_image=data["go"]["prometheus_image"],
                 debian_suite=data["images"]["debian"],

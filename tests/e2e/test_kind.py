@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -39,7 +40,10 @@ from tests.e2e.conftest import (
 
 pytestmark = pytest.mark.e2e
 
-ACCOUNTS = [f"e2e-{i}" for i in range(3)]
+# Names of this session's own: the emulator issues an account's credentials once, so a rerun on
+# a kept cluster (FILESERVER_TEST_KEEP_STACK=1) must not ask for the same accounts again.
+RUN = uuid.uuid4().hex[:6]
+ACCOUNTS = [f"e2e-{RUN}-{i}" for i in range(3)]
 API_PORTS = {"uploader": 8001, "downloader": 8002, "stats": 8003}
 
 
@@ -180,7 +184,8 @@ def test_upload_replicates_to_every_account_and_downloads_rotate(release: Releas
         assert set(spread) == accounts  # every account serves, in turn
         assert max(spread.values()) - min(spread.values()) <= 1
         for ticket in tickets[: len(accounts)]:
-            body = b"".join(r.read() for r in api.fetch(ticket))
+            with api.fetch(ticket) as response:
+                body = response.read()
             assert hashlib.sha256(body).hexdigest() == file.sha256, ticket.url
 
 
@@ -285,6 +290,10 @@ def test_deleting_a_pod_of_each_service_under_traffic_converges(release: Release
 
 def test_uninstall_leaves_only_what_the_docs_say(release: Release) -> None:
     kube = release.kube
+    # DriveAccounts first, while the operator runs: it deregisters each account and lifts its
+    # finalizer (after the uninstall nothing would, and the namespace could not be deleted).
+    kube("delete", "driveaccounts", "--all", "-n", NAMESPACE, "--timeout=180s")
+    assert kube.items("driveaccounts") == []
     kube.helm("uninstall", "fs", "-n", NAMESPACE, "--wait", "--timeout=5m")
 
     @retry(stop=stop_after_delay(120), wait=wait_fixed(2), reraise=True)
