@@ -29,6 +29,7 @@ NEEDED = [
     ("prometheus", "uploader-worker", WM), ("prometheus", "operator", OM),
     ("prometheus", "drive-emulator", EMU),
     ("jmeter", "uploader", UP), ("jmeter", "downloader", DL), ("jmeter", "stats", ST),
+    ("jmeter", "drive-emulator", EMU),
 ]  # fmt: skip
 PORT = {
     "uploader": UP, "downloader": DL, "stats": ST, "uploader-worker": WM, "operator": OM,

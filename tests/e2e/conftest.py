@@ -1,10 +1,11 @@
 """The end-to-end tests' system: the chart installed on a real kind cluster.
 
-The session builds every image here (or finds it cached by its inputs), creates the kind
+The module builds every image here (or finds it cached by its inputs), creates the kind
 cluster ``fileserver`` on the node image built here, loads the images into its nodes and
 installs the chart with them: real pods, real containers, real NetworkPolicy enforcement. The
-cluster is deleted at the end of the session (``FILESERVER_TEST_KEEP_STACK=1`` keeps it), so a
-run never relies on what an earlier one left behind.
+cluster is deleted when the module's tests end (``FILESERVER_TEST_KEEP_STACK=1`` keeps it), so a
+run never relies on what an earlier one left behind, and the host ports kind-config.yaml maps
+(8080, 8081, 8090, 9090) are free again for the tests that follow.
 """
 
 from __future__ import annotations
@@ -87,8 +88,12 @@ class Release:
         return {"Authorization": f"Bearer {self.tokens[f'{service}-admin-token']}"}
 
 
-def chart_values(images: dict[str, str]) -> list[str]:
-    """The chart's values on kind with the images built here (docs/deploy.md, "kind")."""
+def chart_values(images: dict[str, str], node_address: str) -> list[str]:
+    """The chart's values on kind with the images built here (docs/deploy.md, "kind").
+
+    Download URLs name the emulator's NodePort on a node's address, which this machine and
+    the pods (the in-cluster JMeter Job) both reach; 127.0.0.1 would be the pod itself.
+    """
     repository, tag = images["app"].rsplit(":", 1)
     return [
         f"image.repository={repository}",
@@ -105,11 +110,11 @@ def chart_values(images: dict[str, str]) -> list[str]:
         "uploader.service.type=NodePort",
         "downloader.service.type=NodePort",
         "driveEmulator.service.type=NodePort",
-        "driveEmulator.publicUrl=http://127.0.0.1:8090/",
+        f"driveEmulator.publicUrl=http://{node_address}:30090/",
     ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kind_cluster() -> Iterator[KindCluster]:
     stack = Stack()
     try:
@@ -123,19 +128,23 @@ def kind_cluster() -> Iterator[KindCluster]:
         cluster.delete()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kube(kind_cluster: KindCluster) -> Kube:
     return Kube(Stack(), kind_cluster.kubeconfig)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def release(kind_cluster: KindCluster, kube: Kube) -> Release:
     """The chart installed with ``helm install --wait``; uninstalled by the uninstall test."""
     stack = Stack()
     built = kind_cluster.images
     images = {"app": built.app(), **built.datastores(stack.ctx.binaries.ferretdb)}
     kind_cluster.load(*images.values())
-    values = chart_values(images)
+    nodes = kube.json("get", "nodes", "-l", "node-role.kubernetes.io/control-plane")["items"]
+    address = next(
+        a["address"] for a in nodes[0]["status"]["addresses"] if a["type"] == "InternalIP"
+    )
+    values = chart_values(images, address)
     started = time.monotonic()
     kube.helm(
         "upgrade", "--install", RELEASE, str(CHART), "-n", NAMESPACE, "--create-namespace",

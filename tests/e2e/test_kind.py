@@ -215,14 +215,18 @@ def test_network_policies_allow_the_release_and_refuse_others(release: Release) 
     assert _reach(kube, "outsider", svc.format("downloader"), 8002, outsider_ns)
     for store, port in (("postgresql", 5432), ("redis", 6379), ("mongodb", 27017)):
         assert not _reach(kube, "outsider", svc.format(store), port, outsider_ns), store
-    # Inside the release: the Uploader reaches its MongoDB and the Downloader's internal API;
-    # the Downloader reaches PostgreSQL; Stats may not open MongoDB (it never needs it).
+    # Inside the release (docs/deploy.md's table): what each pod needs opens, and only that —
+    # egress is limited too. The Uploader's relay to the Downloader runs in its workers.
     uploader = _pods(kube, "uploader")[0]["metadata"]["name"]
+    worker = _pods(kube, "uploader-worker")[0]["metadata"]["name"]
     downloader = _pods(kube, "downloader")[0]["metadata"]["name"]
     stats = _pods(kube, "stats")[0]["metadata"]["name"]
     assert _reach(kube, uploader, svc.format("mongodb"), 27017)
-    assert _reach(kube, uploader, svc.format("downloader"), 8002)
+    assert _reach(kube, worker, svc.format("downloader"), 8002)
     assert _reach(kube, downloader, svc.format("postgresql"), 5432)
+    assert _reach(kube, stats, svc.format("downloader"), 8002)
+    assert not _reach(kube, uploader, svc.format("downloader"), 8002)
+    assert not _reach(kube, uploader, svc.format("postgresql"), 5432)
     assert not _reach(kube, stats, svc.format("mongodb"), 27017)
     assert not _reach(kube, stats, svc.format("postgresql"), 5432)
     kube("delete", "namespace", outsider_ns, "--wait=false")
@@ -231,13 +235,13 @@ def test_network_policies_allow_the_release_and_refuse_others(release: Release) 
 def test_jmeter_job_runs_the_plans_in_cluster(release: Release) -> None:
     kube = release.kube
     out = kube.helm("test", "fs", "-n", NAMESPACE, "--timeout=15m", "--logs", check=False)
-    summary = re.findall(r"^sampler (\S+) (.+?): (\d+) samples, (\d+) failed$", out, re.M)
+    summary = re.findall(r"^sampler (\S+) (.+?): (\d+) samples, (\d+) failed(.*)$", out, re.M)
     assert summary, out[-3000:]
-    per_sampler = {(plan, label): (int(n), int(failed)) for plan, label, n, failed in summary}
+    per_sampler = {(p, label): (int(n), int(f), codes) for p, label, n, f, codes in summary}
     assert {plan for plan, _ in per_sampler} >= {"accounts", "files", "downloads", "reports"}
-    for (plan, label), (samples, failed) in per_sampler.items():
+    for (plan, label), (samples, failed, codes) in per_sampler.items():
         assert samples > 0, (plan, label)
-        assert failed == 0, (plan, label, failed)
+        assert failed == 0, (plan, label, failed, codes)
     assert "Phase:          Succeeded" in out or "Succeeded" in out, out[-2000:]
 
 
@@ -316,3 +320,8 @@ def test_uninstall_leaves_only_what_the_docs_say(release: Release) -> None:
         f"data-{FULL}-{store}-0" for store in ("postgresql", "redis", "mongodb")
     }
     assert "driveaccounts.fileserver.io" in kube("get", "crd", "-o", "name")
+    # The credentials namespace and the Secrets in it stay (docs/deploy.md, "Uninstall keeps").
+    kept_secrets = kube.items("secrets", namespace=credentials_namespace(NAMESPACE))
+    assert {f"{name}-credentials" for name in ACCOUNTS} <= {
+        s["metadata"]["name"] for s in kept_secrets
+    }
