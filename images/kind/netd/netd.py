@@ -89,8 +89,19 @@ def ensure_route(pod_cidr: str, via: str) -> None:
 
 
 def ensure_masquerade(pod_subnet: str) -> None:
-    rule = ["-s", pod_subnet, "!", "-d", pod_subnet, "-m", "comment", "--comment", MASQ_COMMENT,
-            "-j", "MASQUERADE"]
+    rule = [
+        "-s",
+        pod_subnet,
+        "!",
+        "-d",
+        pod_subnet,
+        "-m",
+        "comment",
+        "--comment",
+        MASQ_COMMENT,
+        "-j",
+        "MASQUERADE",
+    ]
     if run("iptables", "-t", "nat", "-C", "POSTROUTING", *rule).returncode != 0:
         proc = run("iptables", "-t", "nat", "-A", "POSTROUTING", *rule)
         if proc.returncode != 0:
