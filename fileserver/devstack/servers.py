@@ -775,7 +775,9 @@ class Docker(Server):
         return f"unix://{self.socket}"
 
     @property
-    def data(self) -> Path:
+    def data_root(self) -> Path:
+        """The engine's images, containers and volumes: in the cache folder, so that images
+        outlive ``dev reset`` (which deletes ``data`` of every server, under ``.state/``)."""
         return self.ctx.settings.cache_dir / "docker"
 
     def install(self) -> None:
@@ -795,7 +797,7 @@ class Docker(Server):
                 "dockerd",
                 *runtime,
                 f"--host={self.host}",
-                f"--data-root={self.data}",
+                f"--data-root={self.data_root}",
                 f"--exec-root={self.state / 'exec'}",
                 f"--pidfile={self.state / 'dockerd.pid'}",
                 "--log-level=warn",

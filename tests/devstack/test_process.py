@@ -14,7 +14,7 @@ from fileserver.devstack.config import DevstackSettings, Ports
 from fileserver.devstack.errors import DevstackError
 from fileserver.devstack.install import check_go
 from fileserver.devstack.process import ManagedProcess, ProcessSpec
-from fileserver.devstack.servers import port_in_use
+from fileserver.devstack.servers import Docker, port_in_use
 from fileserver.devstack.stack import Stack
 from fileserver.devstack.versions import Versions
 
@@ -159,3 +159,18 @@ def test_postgres_starts_from_a_state_folder_its_user_cannot_enter(tmp_path: Pat
     finally:
         stack.reset()
     assert not stack.servers["postgres"].data.exists()
+
+
+@pytest.mark.unit
+def test_reset_keeps_the_container_engines_images(tmp_path: Path) -> None:
+    """``dev reset`` deletes every server's data, but the engine's data root is a cache: kind's
+    node volumes and every built image live there (a reset once wiped a running cluster's etcd)."""
+    settings = DevstackSettings(state_dir=tmp_path / "state", cache_dir=tmp_path / "cache")
+    stack = Stack(settings, cluster=False)
+    docker = stack.server(Docker)
+    (docker.data_root / "volumes").mkdir(parents=True)
+    (docker.data_root / "volumes" / "node-var").write_text("etcd")
+    (settings.state_dir / "redis").mkdir(parents=True)
+    stack.reset()
+    assert not settings.state_dir.exists()
+    assert (docker.data_root / "volumes" / "node-var").read_text() == "etcd"
