@@ -134,60 +134,40 @@ class KindCluster:
 
     # --- the node image ------------------------------------------------------------------------
 
+    def _binary_image(
+        self,
+        folder: str,
+        repository: str,
+        version: str,
+        staged: dict[str, Path],
+        base: str = "debian",
+    ) -> str:
+        """One image of ``images/kind/<folder>``: a base plus the binaries built here."""
+        recipe = Recipe(
+            folder, repository, version, base=base, staged=staged, folder=KIND_RECIPES / folder
+        )
+        return self.images.build(recipe)
+
     def cluster_images(self) -> dict[str, str]:
         """The images every node preloads, by role; tagged under the names kubeadm uses."""
-        b, v, build = self.binaries, self.versions, self.images.build
-        kube_version = v.kubernetes
-        control = build(
-            Recipe(
-                "control-plane",
-                "fileserver/kube-control-plane",
-                kube_version,
-                staged={"kube": b.kube},
-                folder=KIND_RECIPES / "control-plane",
-            )
-        )
+        b, v, image = self.binaries, self.versions, self._binary_image
+        kube = v.kubernetes
+        control = image("control-plane", "fileserver/kube-control-plane", kube, {"kube": b.kube})
         named = {
-            f"registry.k8s.io/kube-apiserver:{kube_version}": control,
-            f"registry.k8s.io/kube-controller-manager:{kube_version}": control,
-            f"registry.k8s.io/kube-scheduler:{kube_version}": control,
-            f"registry.k8s.io/kube-proxy:{kube_version}": build(
-                Recipe(
-                    "kube-proxy",
-                    "fileserver/kube-proxy",
-                    kube_version,
-                    staged={"kubenode": b.kubenode},
-                    folder=KIND_RECIPES / "kube-proxy",
-                )
+            f"registry.k8s.io/kube-apiserver:{kube}": control,
+            f"registry.k8s.io/kube-controller-manager:{kube}": control,
+            f"registry.k8s.io/kube-scheduler:{kube}": control,
+            f"registry.k8s.io/kube-proxy:{kube}": image(
+                "kube-proxy", "fileserver/kube-proxy", kube, {"kubenode": b.kubenode}
             ),
-            f"registry.k8s.io/etcd:{KUBEADM_ETCD_TAG}": build(
-                Recipe(
-                    "etcd",
-                    "fileserver/etcd",
-                    v.etcd,
-                    staged={"etcd": b.etcd},
-                    build_args={},
-                    folder=KIND_RECIPES / "etcd",
-                )
+            f"registry.k8s.io/etcd:{KUBEADM_ETCD_TAG}": image(
+                "etcd", "fileserver/etcd", v.etcd, {"etcd": b.etcd}
             ),
-            f"registry.k8s.io/coredns/coredns:{v.coredns}": build(
-                Recipe(
-                    "coredns",
-                    "fileserver/coredns",
-                    v.coredns,
-                    staged={"coredns": b.coredns},
-                    folder=KIND_RECIPES / "coredns",
-                )
+            f"registry.k8s.io/coredns/coredns:{v.coredns}": image(
+                "coredns", "fileserver/coredns", v.coredns, {"coredns": b.coredns}
             ),
-            f"registry.k8s.io/pause:{PAUSE_TAG}": build(
-                Recipe(
-                    "pause",
-                    "fileserver/pause",
-                    PAUSE_TAG,
-                    base="",
-                    staged={"pause": b.pause},
-                    folder=KIND_RECIPES / "pause",
-                )
+            f"registry.k8s.io/pause:{PAUSE_TAG}": image(
+                "pause", "fileserver/pause", PAUSE_TAG, {"pause": b.pause}, base=""
             ),
         }
         for name, source in named.items():
@@ -197,30 +177,17 @@ class KindCluster:
 
     def add_on_images(self) -> dict[str, str]:
         """The node image's own add-ons: pod network, NetworkPolicies, storage."""
-        b, v, build = self.binaries, self.versions, self.images.build
+        b, v, image = self.binaries, self.versions, self._binary_image
         return {
-            "NETD_IMAGE": build(
-                Recipe(
-                    "netd", "fileserver/kind-netd", "1", base="python", folder=KIND_RECIPES / "netd"
-                )
+            "NETD_IMAGE": image("netd", "fileserver/kind-netd", "1", {}, base="python"),
+            "NETPOL_IMAGE": image(
+                "kube-router", "fileserver/kube-router", v.kube_router, {"kube-router": b.netpol}
             ),
-            "NETPOL_IMAGE": build(
-                Recipe(
-                    "kube-router",
-                    "fileserver/kube-router",
-                    v.kube_router,
-                    staged={"kube-router": b.netpol},
-                    folder=KIND_RECIPES / "kube-router",
-                )
-            ),
-            "LOCAL_PATH_IMAGE": build(
-                Recipe(
-                    "local-path",
-                    "fileserver/local-path-provisioner",
-                    v.local_path,
-                    staged={"local-path-provisioner": b.local_path},
-                    folder=KIND_RECIPES / "local-path",
-                )
+            "LOCAL_PATH_IMAGE": image(
+                "local-path",
+                "fileserver/local-path-provisioner",
+                v.local_path,
+                {"local-path-provisioner": b.local_path},
             ),
             "HELPER_IMAGE": self.images.debian(),
         }
