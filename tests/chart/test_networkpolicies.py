@@ -207,3 +207,14 @@ def test_the_docs_table_is_the_chart_s(default: list[dict[str, Any]]) -> None:
         for m in re.finditer(r"^\| ([a-z-]+) \| ([a-z-]+) \| \d+", table, re.M)
     }
     assert rows == {(s, d) for s, d, _ in NEEDED}
+
+
+def test_jmeter_may_fetch_the_public_download_urls_on_their_port_only(render: Render) -> None:
+    # Download URLs name a node (or load balancer) address, not a pod: the in-cluster JMeter
+    # Job fetches them there (the e2e test on kind proved it blocked before this rule).
+    node = External("172.18.0.3")
+    public = render("driveEmulator.publicUrl=http://172.18.0.3:30090/")
+    assert allowed(public, _pod("jmeter"), node, 30090)
+    assert not allowed(public, _pod("jmeter"), node, 30080)
+    assert not allowed(public, _pod("uploader"), node, 30090)
+    assert not allowed(render(), _pod("jmeter"), node, 30090)
