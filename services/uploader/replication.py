@@ -345,12 +345,21 @@ async def replicate(r: Replicator, file_id: str, account_id: str) -> None:
     # Count the attempt before touching Drive: a killed attempt still spends budget, and the
     # next one knows it must look for what the killed one may have finished.
     since = replica.first_attempt_at or utcnow()
-    await repository.note(
+    # Only while the replica entry exists: a dotted $inc/$set on an entry removed meanwhile
+    # (the account drained, the file reconciled by another worker) would recreate it
+    # half-written, with no account_id, and every read of the file would fail validation
+    # (seen on kind when pods were killed under traffic).
+    here = {f"replicas.{account_id}.account_id": account_id}
+    counted = await repository.note(
         StoredFile,
         file_id,
         inc={f"replicas.{account_id}.attempts": 1},
         set_={f"replicas.{account_id}.first_attempt_at": since},
+        where=here,
     )
+    if not counted:
+        await reconcile(r, file_id)
+        return
     client = r.client(account)
     started = time.perf_counter()
     try:
@@ -370,7 +379,9 @@ async def replicate(r: Replicator, file_id: str, account_id: str) -> None:
             await _fail(r, file, account_id, str(exc), skip=False, reason=type(exc).__name__)
             return
         REPLICATION_FAILURES.labels(type(exc).__name__).inc()
-        await repository.note(StoredFile, file_id, set_={f"replicas.{account_id}.error": str(exc)})
+        await repository.note(
+            StoredFile, file_id, set_={f"replicas.{account_id}.error": str(exc)}, where=here
+        )
         delay = r.backoff(attempt)
         log.warning(
             "file %s on %s: %s; attempt %d, retrying in %.1f s",

@@ -110,6 +110,8 @@ def chart_values(images: dict[str, str], node_address: str) -> list[str]:
         "uploader.service.type=NodePort",
         "downloader.service.type=NodePort",
         "driveEmulator.service.type=NodePort",
+        # Drive's files outlive the emulator's pod, as Google's outlive an upgrade.
+        "driveEmulator.persistence.enabled=true",
         f"driveEmulator.publicUrl=http://{node_address}:30090/",
     ]
 
