@@ -313,14 +313,20 @@ def test_uninstall_leaves_only_what_the_docs_say(release: Release) -> None:
             "app.kubernetes.io/instance=fs",
         )["items"]
         kinds = sorted((o["kind"], o["metadata"]["name"]) for o in found)
-        assert not [k for k in kinds if k[0] not in ("Secret", "PersistentVolumeClaim")], kinds
+        # The last JMeter run stays until its ttlSecondsAfterFinished (jmeter.keepSeconds).
+        kept = [k for k in kinds if k[0] not in ("Secret", "PersistentVolumeClaim")]
+        assert [k for k in kept if not k[1].startswith(f"{FULL}-jmeter")] == [], kinds
+        assert {kind for kind, _ in kept} <= {"Job", "Pod"}, kinds
         return kinds
 
     kept = left()
     assert ("Secret", FULL) in kept
     assert {name for kind, name in kept if kind == "PersistentVolumeClaim"} == {
-        f"data-{FULL}-{store}-0" for store in ("postgresql", "redis", "mongodb")
+        *(f"data-{FULL}-{store}-0" for store in ("postgresql", "redis", "mongodb")),
+        f"{FULL}-drive-emulator",  # driveEmulator.persistence: kept (helm.sh/resource-policy)
     }
+    (job,) = kube.items("jobs", "-l", "app.kubernetes.io/instance=fs")
+    assert job["spec"]["ttlSecondsAfterFinished"] == 3600
     assert "driveaccounts.fileserver.io" in kube("get", "crd", "-o", "name")
     # The credentials namespace and the Secrets in it stay (docs/deploy.md, "Uninstall keeps").
     kept_secrets = kube.items("secrets", namespace=credentials_namespace(NAMESPACE))
