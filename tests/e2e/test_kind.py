@@ -255,9 +255,21 @@ def test_helm_upgrade_rolls_the_pods_and_loses_no_file(release: Release) -> None
     old_pods = {p["metadata"]["name"] for p in _pods(kube, "uploader")}
     kube.helm("upgrade", "fs", str(CHART), "-n", NAMESPACE, "--wait", "--timeout=10m",
               *release.helm_set("uploader.maxUploadBytes=10000000000"))  # fmt: skip
-    new_pods = {p["metadata"]["name"] for p in _pods(kube, "uploader")}
-    assert new_pods  # the changed setting rolled the pods: none of the old ones is left
-    assert not new_pods & old_pods
+    kube("rollout", "status", f"deployment/{FULL}-uploader", "-n", NAMESPACE, "--timeout=300s")
+
+    # `helm --wait` returns once the new pods are Ready; the old ones may still be terminating.
+    @retry(stop=stop_after_delay(120), wait=wait_fixed(2), reraise=True)
+    def rolled() -> set[str]:
+        live = {
+            p["metadata"]["name"]
+            for p in _pods(kube, "uploader")
+            if not p["metadata"].get("deletionTimestamp")
+        }
+        assert live  # the changed setting rolled the pods: none of the old ones is left
+        assert not live & old_pods, (live, old_pods)
+        return live
+
+    rolled()
     with _client(release) as api:
         after = {f.id: f.sha256 for f in api.list_files(limit=200).items}
         statuses = {f.status for f in api.list_files(limit=200).items}
