@@ -131,6 +131,7 @@ class KindCluster:
         self.env = {**os.environ, **docker_env}
         self.state = settings.state_dir / "kind"
         self.kubeconfig = self.state / "kubeconfig"
+        self.created_seconds = 0.0  # how long the last create() took (0: the cluster existed)
 
     # --- the node image ------------------------------------------------------------------------
 
@@ -373,7 +374,8 @@ class KindCluster:
                 "5m",
                 what="kind create cluster",
             )
-        return time.monotonic() - started
+        self.created_seconds = time.monotonic() - started
+        return self.created_seconds
 
     def _node_image(self) -> str:
         proc = subprocess.run(
