@@ -2,8 +2,10 @@
 
 Each process keeps accounts and files (with their ready replicas) in dictionaries and refreshes
 them incrementally: applying an event batch bumps a revision counter in the database, and a
-refresh loads only the rows changed since the revision it last saw. A lookup that misses
-triggers a refresh first, so a file announced to one replica is found at once by the others.
+refresh loads only the rows changed since the revision it last saw. A lookup that would refuse
+(the file unknown here, not uploaded yet, or with no account to serve it) triggers a refresh
+first, so a change applied by one process is seen at once by the others, not at their next
+background refresh.
 """
 
 from __future__ import annotations
@@ -97,12 +99,21 @@ class Catalog:
             self.rev = changes.rev
 
     async def file(self, file_id: str) -> CachedFile | None:
-        """The file, refreshing once if it is not (yet) known here."""
+        """The file, refreshing once if this process would refuse it as it knows it: the
+        event that makes it servable may have been applied by another process (two
+        Downloaders on PostgreSQL answered 409 for a file the other served, on kind)."""
         found = self.files.get(file_id)
-        if found is None:
+        if found is None or not self._servable(found):
             await self.refresh()
             found = self.files.get(file_id)
         return found
+
+    def _servable(self, file: CachedFile) -> bool:
+        return (
+            not file.deleted
+            and file.status == FileStatus.UPLOADED
+            and bool(self.servers(file).candidates)
+        )
 
     def servers(self, file: CachedFile) -> Servers:
         """Accounts that hold a ready replica of ``file`` and may serve downloads (worked out

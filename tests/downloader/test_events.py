@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,20 @@ async def test_internal_endpoints_need_the_internal_token(
         stats = await dl.client.post("/internal/stats", json={}, headers=headers)
         assert stats.status_code == 401
         assert await _catalog(dl.client, "account") == {}
+
+
+async def test_a_change_applied_by_one_process_is_served_at_once_by_another(
+    any_db_settings: Settings, tmp_path: Path
+) -> None:
+    # Background refreshes an hour apart: only the refresh a refusal triggers can help.
+    quiet = {"maintenance_interval_seconds": 3600.0}
+    first = any_db_settings.model_copy(update={**quiet, "state_dir": tmp_path / "one"})
+    second = any_db_settings.model_copy(update={**quiet, "state_dir": tmp_path / "two"})
+    async with live_downloader(first) as one, live_downloader(second) as two:
+        await one.send(account("a", 10 * MB), file("f", MB, [], status=FileStatus.REPLICATING))
+        early = await two.client.get("/files/f/download")
+        assert early.status_code == 409, early.text  # known to the second process: replicating
+        await one.send(file("f", MB, ["a"], status=FileStatus.UPLOADED))
+        served = await two.client.get("/files/f/download")
+        assert served.status_code == 200, served.text
+        assert served.json()["account_id"] == "a"

@@ -110,11 +110,6 @@ def chart_values(images: dict[str, str], node_address: str) -> list[str]:
         "uploader.service.type=NodePort",
         "downloader.service.type=NodePort",
         "driveEmulator.service.type=NodePort",
-        # One Downloader process: with two on PostgreSQL, the in-cluster JMeter run saw 12 of
-        # 120 URL requests answered 409 "file not uploaded yet" after the other replica already
-        # served the file (each process caches which accounts serve a file). A bug of the
-        # production configuration, left to issue 19; this test does not hide it elsewhere.
-        "downloader.replicas=1",
         # Drive's files outlive the emulator's pod, as Google's outlive an upgrade.
         "driveEmulator.persistence.enabled=true",
         f"driveEmulator.publicUrl=http://{node_address}:30090/",
