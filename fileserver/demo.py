@@ -34,7 +34,7 @@ from fileserver.client.render import (
 )
 from fileserver.devstack.errors import DevstackError
 from fileserver.system.accounts import ensure_demo_accounts
-from fileserver.system.system import LocalSystem
+from fileserver.system.cluster import current_system
 from services.downloader.schemas import FileFigures
 from services.uploader.schemas import FileRead
 
@@ -61,7 +61,7 @@ def demo(
 ) -> None:
     """On a running system: upload, replicate, rotate, download, verify, report."""
     with failing_cleanly():
-        system = LocalSystem()
+        system = current_system()
         if not all(s.ready for s in system.status()):
             raise ClientError("the system is not running (or not healthy): run `fileserver up`")
         count = accounts or system.settings.demo_accounts

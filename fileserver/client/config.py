@@ -28,6 +28,7 @@ from typing import Any
 from fileserver.client.errors import ClientError, ExitCode
 from fileserver.devstack.config import DevstackSettings
 from fileserver.devstack.servers import LOOPBACK
+from fileserver.system.cluster import ClusterSystem
 from fileserver.system.config import SystemSettings
 from fileserver.system.secrets import SystemSecrets
 
@@ -102,10 +103,19 @@ def _from_file(path: Path | None) -> dict[str, str | None]:
 
 
 def _from_local_system() -> dict[str, str | None]:
-    """The local system's endpoints (same settings as ``fileserver up``) and, once it has
-    run, its admin tokens."""
+    """The system's endpoints (same settings as ``fileserver up``) and, once it has run, its
+    admin tokens: the cluster's if ``up --cluster`` recorded one."""
+    state_dir = DevstackSettings().state_dir
+    if ClusterSystem.recorded(state_dir):
+        cluster = ClusterSystem()
+        return {
+            "uploader_url": cluster.url("uploader"),
+            "downloader_url": cluster.url("downloader"),
+            "uploader_token": cluster.secrets.uploader_admin_token,
+            "downloader_token": cluster.secrets.downloader_admin_token,
+        }
     ports = SystemSettings()
-    secrets_file = DevstackSettings().state_dir / "system" / "secrets.json"
+    secrets_file = state_dir / "system" / "secrets.json"
     secret = SystemSecrets.load_or_create(secrets_file) if secrets_file.is_file() else None
     return {
         "uploader_url": f"http://{LOOPBACK}:{ports.uploader_port}",

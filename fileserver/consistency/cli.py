@@ -16,7 +16,7 @@ from fileserver.consistency.check import wait_converged
 from fileserver.consistency.collect import CollectError, Endpoints
 from fileserver.consistency.model import CheckResult, Truth
 from fileserver.devstack.config import DevstackSettings
-from fileserver.system.system import LocalSystem
+from fileserver.system.cluster import ClusterSystem, current_system
 
 UNREADABLE = 2
 
@@ -46,13 +46,14 @@ def check_consistency(
     """Compare the local system's sides; exit 0 if consistent, 1 if not, 2 if a side is down."""
     expected = Truth.from_json(json.loads(truth.read_text())) if truth else None
     state_dir = DevstackSettings().state_dir
-    if not (state_dir / "system" / "secrets.json").is_file():  # LocalSystem() would make one
+    local = (state_dir / "system" / "secrets.json").is_file()
+    if not (local or ClusterSystem.recorded(state_dir)):  # LocalSystem() would make one
         Console(stderr=True, soft_wrap=True).print(
             f"[red]no local system in {state_dir}:[/red] run fileserver up"
         )
         raise typer.Exit(UNREADABLE)
     try:
-        endpoints = Endpoints.of(LocalSystem(), cluster=cluster)
+        endpoints = Endpoints.of(current_system(), cluster=cluster)
         outcome = wait_converged(endpoints, expected, within=wait)
     except CollectError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]cannot read a side:[/red] {exc}")

@@ -32,8 +32,8 @@ from fileserver.consistency.model import (
 )
 from fileserver.devstack.errors import DevstackError
 from fileserver.system import kube
+from fileserver.system.cluster import ClusterSystem, System
 from fileserver.system.kube import KubeCLI
-from fileserver.system.system import LocalSystem
 from services.downloader.schemas import (
     AccountFigures,
     CatalogKind,
@@ -72,20 +72,22 @@ class Endpoints:
     cluster: ClusterSource | None = None
 
     @classmethod
-    def of(cls, system: LocalSystem, *, cluster: bool = False) -> Endpoints:
-        """The local system's services and the tokens ``fileserver up`` generated (and, with
-        ``cluster``, its namespace on the cluster ``up --cluster`` uses)."""
+    def of(cls, system: System, *, cluster: bool = False) -> Endpoints:
+        """The system's services and the tokens ``fileserver up`` recorded (and, with
+        ``cluster``, the release's namespace on the cluster of ``up --cluster``)."""
+        if cluster and not isinstance(system, ClusterSystem):
+            raise CollectError("--cluster: the system runs no cluster (fileserver up --cluster)")
         secrets = system.secrets
         return cls(
-            uploader=system.service("uploader").url,
+            uploader=system.url("uploader"),
             uploader_token=secrets.uploader_admin_token,
-            downloader=system.service("downloader").url,
+            downloader=system.url("downloader"),
             downloader_admin_token=secrets.downloader_admin_token,
             downloader_internal_token=secrets.downloader_internal_token,
-            emulator=system.service("drive-emulator").url,
+            emulator=system.url("drive-emulator"),
             emulator_token=secrets.emulator_admin_token,
-            cluster=ClusterSource(system.kube_tools(), system.settings.namespace)
-            if cluster
+            cluster=ClusterSource(system.kube_tools(), system.namespace)
+            if isinstance(system, ClusterSystem) and cluster
             else None,
         )
 

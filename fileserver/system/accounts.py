@@ -1,8 +1,8 @@
 """Demo Drive accounts: created in the emulator and registered with the Uploader.
 
-They let the local system serve downloads with no Google account; the Uploader receives their
-credentials through its API like any other account's (write-only, encrypted at rest). With the
-operator running (``up --cluster``) they are DriveAccounts instead, as in a real cluster.
+They let the system serve downloads with no Google account; the Uploader receives their
+credentials through its API like any other account's (write-only, encrypted at rest). On the
+cluster (``up --cluster``) they are Secrets and DriveAccounts the operator registers instead.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from fileserver.devstack.errors import DevstackError
 from fileserver.system import kube
-from fileserver.system.system import LocalSystem
+from fileserver.system.cluster import ClusterSystem, System
 
 READY_TIMEOUT = 300.0
 CLUSTER_DOMAIN = "cluster.fileserver.local"
 
 
-def ensure_demo_accounts(system: LocalSystem, count: int, budget_bytes: int) -> list[str]:
+def ensure_demo_accounts(system: System, count: int, budget_bytes: int) -> list[str]:
     """Make sure ``demo-0 … demo-<count-1>`` exist in the Uploader; returns their emails."""
-    if system.process(system.operator).running():
+    if isinstance(system, ClusterSystem):
         return ensure_demo_drive_accounts(system, count, budget_bytes)
-    uploader = system.service("uploader")
+    uploader_url = system.url("uploader")
     admin = {"Authorization": f"Bearer {system.secrets.uploader_admin_token}"}
     with httpx.Client(timeout=30) as http:
         known = {a["email"] for a in _uploader_accounts(system, http)}
@@ -33,7 +33,7 @@ def ensure_demo_accounts(system: LocalSystem, count: int, budget_bytes: int) -> 
             if email in known:
                 continue
             registered = http.post(
-                f"{uploader.url}/accounts",
+                f"{uploader_url}/accounts",
                 json={
                     "email": email,
                     "display_name": email.split("@")[0],
@@ -46,12 +46,11 @@ def ensure_demo_accounts(system: LocalSystem, count: int, budget_bytes: int) -> 
     return emails
 
 
-def ensure_demo_drive_accounts(system: LocalSystem, count: int, budget_bytes: int) -> list[str]:
+def ensure_demo_drive_accounts(system: ClusterSystem, count: int, budget_bytes: int) -> list[str]:
     """The demo accounts as Secrets and DriveAccounts; returns once the operator made them Ready.
 
-    Their emails differ from those ``up`` without ``--cluster`` registers through the API: the
-    emulator issues an account's credentials only once, and the operator never takes over an
-    account it did not create, so both kinds can stay in the pool side by side.
+    Their emails (``demo-N@cluster.fileserver.local``) differ from those ``up`` without
+    ``--cluster`` registers through the API, so that the two kinds never meet in one emulator.
     """
     tools = system.kube_tools()
     namespace = system.settings.namespace
@@ -80,7 +79,7 @@ def ensure_demo_drive_accounts(system: LocalSystem, count: int, budget_bytes: in
     return [f"{name}@{CLUSTER_DOMAIN}" for name in names]
 
 
-def _wait_ready(system: LocalSystem, tools: kube.KubeTools, names: list[str]) -> None:
+def _wait_ready(system: ClusterSystem, tools: kube.KubeTools, names: list[str]) -> None:
     def not_ready() -> list[str]:
         found = {
             d["metadata"]["name"]: d
@@ -95,16 +94,15 @@ def _wait_ready(system: LocalSystem, tools: kube.KubeTools, names: list[str]) ->
             retry=retry_if_result(bool),
         )(not_ready)
     except RetryError as exc:
-        operator = system.process(system.operator)
         raise DevstackError(
             f"DriveAccounts {', '.join(not_ready())} not Ready within {READY_TIMEOUT:.0f}s; "
-            f"last lines of {operator.log_file}:\n{operator.log_tail()}"
+            f"last lines of the operator's log:\n{system.operator_log_tail()}"
         ) from exc
 
 
-def _uploader_accounts(system: LocalSystem, http: httpx.Client) -> list[dict[str, Any]]:
+def _uploader_accounts(system: System, http: httpx.Client) -> list[dict[str, Any]]:
     listed = http.get(
-        f"{system.service('uploader').url}/accounts",
+        f"{system.url('uploader')}/accounts",
         params={"limit": 1000},
         headers={"Authorization": f"Bearer {system.secrets.uploader_admin_token}"},
     )
@@ -114,11 +112,11 @@ def _uploader_accounts(system: LocalSystem, http: httpx.Client) -> list[dict[str
 
 
 def _emulator_account(
-    system: LocalSystem, http: httpx.Client, email: str, budget_bytes: int
+    system: System, http: httpx.Client, email: str, budget_bytes: int
 ) -> dict[str, Any]:
     """A new account in the Drive emulator; returns its credentials JSON."""
     created = http.post(
-        f"{system.service('drive-emulator').url}/_emulator/accounts",
+        f"{system.url('drive-emulator')}/_emulator/accounts",
         json={
             "email": email,
             "display_name": email.split("@")[0],

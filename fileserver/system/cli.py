@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import threading
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,8 +14,10 @@ from rich.table import Table
 from fileserver.devstack.errors import DevstackError
 from fileserver.devstack.servers import Prometheus
 from fileserver.devstack.stack import Stack
+from fileserver.system import cluster as on_cluster
 from fileserver.system import kube
 from fileserver.system.accounts import ensure_demo_accounts
+from fileserver.system.cluster import ClusterSystem, System, current_system
 from fileserver.system.system import LocalSystem
 
 console = Console()
@@ -25,8 +27,8 @@ def up(
     cluster: Annotated[
         bool,
         typer.Option(
-            help="Also start the Kubernetes control plane and the operator; the demo accounts "
-            "become DriveAccounts."
+            help="Run it as the Helm chart's pods on the kind cluster (images and node image "
+            "built here; the operator in its pod; the demo accounts become DriveAccounts)."
         ),
     ] = False,
     accounts: Annotated[int | None, typer.Option(help="Demo Drive accounts to ensure.")] = None,
@@ -35,15 +37,19 @@ def up(
     ] = False,
 ) -> None:
     """Start everything (installing what is missing) and print every endpoint."""
-    system = LocalSystem(Stack(cluster=cluster))
+    if cluster:
+        _up_cluster(accounts)
+        return
+    if ClusterSystem.recorded(Stack(cluster=False).settings.state_dir):
+        _fail("the system runs on the kind cluster: `fileserver down` first")
+    system = LocalSystem(Stack(cluster=False))
     try:
-        started = system.up(cluster=cluster)
+        started = system.up()
         count = system.settings.demo_accounts if accounts is None else accounts
         emails = ensure_demo_accounts(system, count, system.settings.demo_budget_bytes)
     except DevstackError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    _print_endpoints(system, len(emails), cluster=cluster)
+        _fail(str(exc))
+    _print_endpoints(system, len(emails))
     if detach:
         console.print("Running in the background; `fileserver down` stops it.")
         return
@@ -60,32 +66,59 @@ def up(
     console.print("stopped: " + (", ".join(started) or "nothing (all was already running)"))
 
 
+def _up_cluster(accounts: int | None) -> None:
+    """The chart on kind; it keeps running (pods) when this returns: `down` deletes it."""
+    if any(s.pid for s in LocalSystem(Stack(cluster=False)).status()):
+        _fail("the local system's processes run: `fileserver down` first (they share ports)")
+    system = ClusterSystem()
+    try:
+        system.up()
+        count = system.settings.demo_accounts if accounts is None else accounts
+        emails = ensure_demo_accounts(system, count, system.settings.demo_budget_bytes)
+    except DevstackError as exc:
+        _fail(str(exc))
+    _print_endpoints(system, len(emails))
+    console.print("Running as pods on the kind cluster; `fileserver down` deletes it.")
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
 def down() -> None:
     """Stop every service and the servers `fileserver up` started."""
-    stopped = LocalSystem().down()
+    system = current_system()
+    try:
+        stopped = system.down()
+    except DevstackError as exc:
+        _fail(str(exc))
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
 def status() -> None:
     """Show which services run and answer; exit 1 if one runs but does not answer."""
-    system = LocalSystem()
+    system = current_system()
     statuses = system.status()
-    table = Table("service", "state", "pid", "url", title="fileserver")
+    where = "pods" if isinstance(system, ClusterSystem) else "pid"
+    table = Table("service", "state", where, "url", title="fileserver")
     for s in statuses:
         state = (
             "[green]ready[/green]"
             if s.ready
             else ("[yellow]not answering[/yellow]" if s.pid else "[dim]stopped[/dim]")
         )
-        table.add_row(s.name, state, str(s.pid or ""), s.url)
+        table.add_row(s.name, state, s.pods or str(s.pid or ""), s.url)
     console.print(table)
-    if any(s.name == system.operator.name for s in statuses):
+    if isinstance(system, ClusterSystem):
         _print_drive_accounts(system)
-    if any(s.pid and not s.ready for s in statuses):
+        if not statuses or any(not s.ready for s in statuses):
+            raise typer.Exit(1)
+    elif any(s.pid and not s.ready for s in statuses):
         raise typer.Exit(1)
 
 
-def _print_drive_accounts(system: LocalSystem) -> None:
+def _print_drive_accounts(system: ClusterSystem) -> None:
     namespace = system.settings.namespace
     table = Table("DriveAccount", "email", "ready", "reason", title=f"namespace {namespace}")
     for account in kube.items(system.kube_tools(), "driveaccounts", namespace):
@@ -106,7 +139,9 @@ def logs(
     lines: Annotated[int, typer.Option("--lines", "-n")] = 50,
 ) -> None:
     """Print (or follow) a service's or server's log."""
-    system = LocalSystem()
+    system = current_system()
+    if isinstance(system, ClusterSystem):
+        raise typer.Exit(on_cluster.logs(system, name, follow=follow, lines=lines))
     names = {s.name: system.process(s) for s in system.managed()}
     names |= {n: system.stack.process(n) for n in system.stack.servers}
     if name not in names:
@@ -116,20 +151,24 @@ def logs(
     raise typer.Exit(subprocess.call(argv))
 
 
-def _print_endpoints(system: LocalSystem, accounts: int, *, cluster: bool) -> None:
+def _print_endpoints(system: System, accounts: int) -> None:
     table = Table("what", "where", title="fileserver is up")
-    for service in system.managed() if cluster else system.services:
-        table.add_row(service.name, service.url)
-        if service.docs_path:
-            table.add_row(f"  {service.name} OpenAPI docs", f"{service.url}{service.docs_path}")
-    table.add_row("prometheus", system.stack.server(Prometheus).endpoint())
-    if cluster:
+    if isinstance(system, ClusterSystem):
+        for name, url in system.urls.items():
+            table.add_row(name, url)
         table.add_row("kubeconfig (admin)", str(system.kubeconfig))
-        table.add_row("namespace", system.settings.namespace)
+        table.add_row("namespace", system.namespace)
         table.add_row("demo DriveAccounts (Ready)", str(accounts))
+        credentials = system.record_file
     else:
+        for service in system.services:
+            table.add_row(service.name, service.url)
+            if service.docs_path:
+                table.add_row(f"  {service.name} OpenAPI docs", f"{service.url}{service.docs_path}")
+        table.add_row("prometheus", system.stack.server(Prometheus).endpoint())
         table.add_row("demo Drive accounts", str(accounts))
+        credentials = system.home / "secrets.json"
     table.add_row("Uploader admin token", system.secrets.uploader_admin_token)
     table.add_row("Downloader admin token", system.secrets.downloader_admin_token)
-    table.add_row("all credentials", str(system.home / "secrets.json"))
+    table.add_row("all credentials", str(credentials))
     console.print(table)

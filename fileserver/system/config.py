@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,7 +16,6 @@ class SystemSettings(BaseSettings):
     stats_port: int = 8003
     uploader_worker_metrics_port: int = 8004
     emulator_port: int = 8090
-    operator_metrics_port: int = 8005
     demo_accounts: int = Field(default=3, ge=0, le=100)
     demo_budget_bytes: int = Field(
         default=100 * 10**9, ge=1, description="daily download budget of each demo account"
@@ -26,10 +23,5 @@ class SystemSettings(BaseSettings):
     namespace: str = Field(
         default="fileserver",
         pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
-        description="`up --cluster`: namespace of the DriveAccounts and stand-in Deployments",
-    )
-    kubeconfig: Path | None = Field(
-        default=None,
-        description="`up --cluster`: an already running cluster to use instead of starting "
-        "the devstack's control plane",
+        description="`up --cluster`: the release's namespace on the kind cluster",
     )

@@ -1,8 +1,9 @@
-"""The local system's Kubernetes side, prepared as the Helm chart prepares a namespace.
+"""kubectl and helm on a cluster, and the manifests the system and its tests apply there.
 
-The services run as local processes; the cluster gets only stand-in Deployments of them, whose
-pods kwok simulates, so that the operator has real Deployments to scale. The operator itself
-runs with the chart's ServiceAccount token, so its RBAC is the chart's, not an admin's.
+``up --cluster`` installs the chart on kind (:mod:`fileserver.system.cluster`). The operator's
+tests and benchmarks run it on the devstack's kwok cluster instead, prepared as the chart
+prepares a namespace: the chart's RBAC and ServiceAccount token (so its permissions are the
+chart's, not an admin's) and stand-in Deployments, whose pods kwok simulates, for it to scale.
 """
 
 from __future__ import annotations

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fileserver.devstack.servers import LOOPBACK, FerretDB, Redis
 from fileserver.devstack.stack import Stack
 from fileserver.system.config import SystemSettings
-from fileserver.system.kube import DEPLOYMENTS, credentials_namespace
 from fileserver.system.secrets import SystemSecrets
 
 
@@ -116,45 +114,3 @@ def _uploader(
             ready_path="/metrics",
         ),
     ]
-
-
-def operator_env(
-    settings: SystemSettings, secret: SystemSecrets, namespace: str, kubeconfig: Path
-) -> dict[str, str]:
-    """The operator's settings for the local services; short intervals for quick feedback."""
-    return {
-        "KUBECONFIG": str(kubeconfig),
-        "FILESERVER_OPERATOR_NAMESPACE": namespace,
-        "FILESERVER_OPERATOR_CREDENTIALS_NAMESPACE": credentials_namespace(namespace),
-        "FILESERVER_OPERATOR_UPLOADER_URL": f"http://{LOOPBACK}:{settings.uploader_port}",
-        "FILESERVER_OPERATOR_DOWNLOADER_URL": f"http://{LOOPBACK}:{settings.downloader_port}",
-        "FILESERVER_OPERATOR_STATS_URL": f"http://{LOOPBACK}:{settings.stats_port}",
-        "FILESERVER_OPERATOR_UPLOADER_ADMIN_TOKEN": secret.uploader_admin_token,
-        "FILESERVER_OPERATOR_DOWNLOADER_ADMIN_TOKEN": secret.downloader_admin_token,
-        "FILESERVER_OPERATOR_DEPLOYMENTS": ",".join(DEPLOYMENTS),
-        "FILESERVER_OPERATOR_ACCOUNT_SYNC_SECONDS": "2",
-        "FILESERVER_OPERATOR_CATALOG_SYNC_SECONDS": "1",
-        "FILESERVER_OPERATOR_SCALE_INTERVAL_SECONDS": "1",
-        "FILESERVER_OPERATOR_SCALE_DOWN_DELAY_SECONDS": "3",
-        "FILESERVER_OPERATOR_DRAIN_POLL_SECONDS": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def operator_service(
-    settings: SystemSettings, secret: SystemSecrets, kubeconfig: Path
-) -> ServiceDef:
-    """``kopf run`` of the operator in the system's namespace; ready once it serves metrics."""
-    env = operator_env(settings, secret, settings.namespace, kubeconfig)
-    env["FILESERVER_OPERATOR_METRICS_PORT"] = str(settings.operator_metrics_port)
-    return ServiceDef(
-        name="operator",
-        module="kopf",
-        port=settings.operator_metrics_port,
-        env=env,
-        ready_path="/metrics",
-        args=(
-            "run", "-m", "fileserver_operator.main",
-            f"--namespace={settings.namespace}", "--standalone",
-        ),
-    )  # fmt: skip

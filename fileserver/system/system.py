@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
@@ -15,13 +14,11 @@ from fileserver.devstack.process import ManagedProcess, ProcessSpec
 from fileserver.devstack.report import info, stage
 from fileserver.devstack.servers import LOOPBACK, Prometheus, port_in_use
 from fileserver.devstack.stack import Stack
-from fileserver.system import kube
 from fileserver.system.config import SystemSettings
 from fileserver.system.secrets import SystemSecrets
-from fileserver.system.services import ServiceDef, operator_service, service_defs
+from fileserver.system.services import ServiceDef, service_defs
 
 DATA_SERVERS = ("redis", "ferretdb", "prometheus")
-CLUSTER_SERVERS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
 @dataclass(frozen=True)
@@ -30,10 +27,11 @@ class ServiceStatus:
     pid: int | None
     ready: bool
     url: str
+    pods: str = ""  # ready/wanted replicas, on a cluster
 
 
 class LocalSystem:
-    """The whole system on this machine, found through pid files like the devstack."""
+    """The whole system as local processes, found through pid files like the devstack."""
 
     def __init__(self, stack: Stack | None = None, settings: SystemSettings | None = None) -> None:
         self.stack = stack or Stack(cluster=False)
@@ -41,24 +39,19 @@ class LocalSystem:
         self.home = self.stack.settings.state_dir / "system"
         self.secrets = SystemSecrets.load_or_create(self.home / "secrets.json")
         self.services = service_defs(self.stack, self.settings, self.secrets)
-        self.operator_kubeconfig = self.home / "operator.kubeconfig"  # the ServiceAccount's
-        self.operator = operator_service(self.settings, self.secrets, self.operator_kubeconfig)
         self._record = self.home / "started.json"
 
-    @property
-    def kubeconfig(self) -> Path:
-        """The admin kubeconfig of the cluster ``--cluster`` uses."""
-        return self.settings.kubeconfig or self.stack.ctx.kubeconfig()
-
-    def kube_tools(self) -> kube.KubeTools:
-        return kube.KubeTools(self.stack, self.kubeconfig)
+    operator_runs = False  # the operator needs a cluster: ``up --cluster``
 
     def managed(self) -> list[ServiceDef]:
-        """Every process ``up`` may start, in start order (the operator only with a cluster)."""
-        return [*self.services, self.operator]
+        """Every process ``up`` starts, in start order."""
+        return list(self.services)
 
     def service(self, name: str) -> ServiceDef:
         return next(s for s in self.managed() if s.name == name)
+
+    def url(self, name: str) -> str:
+        return self.service(name).url
 
     def process(self, service: ServiceDef) -> ManagedProcess:
         return ManagedProcess(
@@ -67,20 +60,14 @@ class LocalSystem:
 
     # --- up ------------------------------------------------------------------------------
 
-    def up(self, *, cluster: bool = False) -> list[str]:
+    def up(self) -> list[str]:
         """Start what is not running; on failure stop what this call started. Returns it."""
-        own_cluster = cluster and self.settings.kubeconfig is None
-        servers = [*DATA_SERVERS, *(CLUSTER_SERVERS if own_cluster else ())]
-        started_servers = self.stack.up(servers)
+        started_servers = self.stack.up(DATA_SERVERS)
         started: list[str] = []
         try:
             for service in self.services:
                 if self._start(service):
                     started.append(service.name)
-            if cluster and not self.process(self.operator).running():
-                self._prepare_cluster()
-                if self._start(self.operator):
-                    started.append(self.operator.name)
         except BaseException:
             for name in reversed(started):
                 self.process(self.service(name)).stop()
@@ -88,20 +75,6 @@ class LocalSystem:
             raise
         self._remember(started_servers, started)
         return started_servers + started
-
-    def _prepare_cluster(self) -> None:
-        """CRDs, namespace, the chart's operator RBAC, stand-in Deployments, the SA's token."""
-        tools = self.kube_tools()
-        namespace = self.settings.namespace
-        with stage(f"prepare namespace {namespace}"):
-            kube.apply_crds(tools)
-            tools.apply(kube.namespace_manifest(namespace))
-            tools("apply", "-f", "-", stdin=kube.rbac_manifests(tools, namespace, peering=False))
-            tools.apply(*(kube.deployment(name, namespace) for name in kube.DEPLOYMENTS))
-            # Renewed by every start; long enough that a running system never sees it expire.
-            kube.service_account_kubeconfig(
-                tools, namespace, self.operator_kubeconfig, duration="8760h"
-            )
 
     def _start(self, service: ServiceDef) -> bool:
         proc = self.process(service)
@@ -163,7 +136,7 @@ class LocalSystem:
     # --- down and status -----------------------------------------------------------------
 
     def down(self) -> list[str]:
-        """Stop the operator and every service, then the devstack servers ``up`` started."""
+        """Stop every service, then the devstack servers ``up`` started."""
         stopped = [s.name for s in reversed(self.managed()) if self.process(s).stop()]
         for service in self.managed():
             (self.stack.server(Prometheus).targets_dir / f"fileserver-{service.name}.json").unlink(
@@ -174,12 +147,10 @@ class LocalSystem:
         return stopped
 
     def status(self) -> list[ServiceStatus]:
-        """Every service, and the operator if it runs (a system without a cluster has none)."""
+        """Every service: its pid and whether it answers."""
         result = []
         for service in self.managed():
             pid = self.process(service).pid()
-            if service is self.operator and pid is None:
-                continue
             result.append(
                 ServiceStatus(service.name, pid, pid is not None and _answers(service), service.url)
             )

@@ -12,9 +12,12 @@ import hashlib
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +28,7 @@ from fileserver.client.api import FileserverClient
 from fileserver.client.config import ClientConfig
 from fileserver.consistency.collect import collect
 from fileserver.consistency.compare import compare
+from fileserver.devstack.config import PROJECT_ROOT
 from fileserver.system.kube import CHART, conditions, credentials_namespace, credentials_secret
 from fileserver.system.kube import drive_account as drive_account_manifest
 from tests.e2e.conftest import (
@@ -304,6 +308,41 @@ def test_deleting_a_pod_of_each_service_under_traffic_converges(release: Release
         assert result.sizes
 
     consistent()
+
+
+def _fileserver(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """``fileserver …`` as a user types it, in this checkout (it finds the recorded system)."""
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("fileserver")), *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_status_demo_and_check_consistency_run_against_the_cluster(release: Release) -> None:
+    status = _fileserver("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    for component in ("uploader", "uploader-worker", "downloader", "stats", "operator"):
+        assert re.search(rf"{component}\s.*ready\s.*\d+/\d+", status.stdout), status.stdout
+    demo = _fileserver("demo", "--big-mb", "12", "--accounts", "2", "--fetches", "4")
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "verified" in demo.stdout.lower(), demo.stdout[-3000:]
+    drive_accounts = release.kube.items("driveaccounts")
+    demo_ready = {
+        d["metadata"]["name"]
+        for d in drive_accounts
+        if d["metadata"]["name"].startswith("demo-") and conditions(d)["Ready"][0] == "True"
+    }
+    assert demo_ready == {"demo-0", "demo-1"}
+    check = _fileserver("check-consistency", "--cluster", "--wait", "180", "--json")
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr[-3000:]
+    result = json.loads(check.stdout)
+    assert result["consistent"] is True, result
+    assert result["sizes"]["files"] >= 3, result
+    assert result["sizes"]["file_replicas"] == result["sizes"]["files"], result
 
 
 def test_uninstall_leaves_only_what_the_docs_say(release: Release) -> None:
