@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fileserver.devstack.servers import LOOPBACK, FerretDB, Redis
 from fileserver.devstack.stack import Stack
 from fileserver.system.config import SystemSettings
+from fileserver.system.kube import DEPLOYMENTS, credentials_namespace
 from fileserver.system.secrets import SystemSecrets
 
 
@@ -114,3 +116,27 @@ def _uploader(
             ready_path="/metrics",
         ),
     ]
+
+
+def operator_env(
+    settings: SystemSettings, secret: SystemSecrets, namespace: str, kubeconfig: Path
+) -> dict[str, str]:
+    """An operator process's settings for the local services (the operator's tests and
+    benchmarks run it on the devstack's kwok cluster); short intervals for quick feedback."""
+    return {
+        "KUBECONFIG": str(kubeconfig),
+        "FILESERVER_OPERATOR_NAMESPACE": namespace,
+        "FILESERVER_OPERATOR_CREDENTIALS_NAMESPACE": credentials_namespace(namespace),
+        "FILESERVER_OPERATOR_UPLOADER_URL": f"http://{LOOPBACK}:{settings.uploader_port}",
+        "FILESERVER_OPERATOR_DOWNLOADER_URL": f"http://{LOOPBACK}:{settings.downloader_port}",
+        "FILESERVER_OPERATOR_STATS_URL": f"http://{LOOPBACK}:{settings.stats_port}",
+        "FILESERVER_OPERATOR_UPLOADER_ADMIN_TOKEN": secret.uploader_admin_token,
+        "FILESERVER_OPERATOR_DOWNLOADER_ADMIN_TOKEN": secret.downloader_admin_token,
+        "FILESERVER_OPERATOR_DEPLOYMENTS": ",".join(DEPLOYMENTS),
+        "FILESERVER_OPERATOR_ACCOUNT_SYNC_SECONDS": "2",
+        "FILESERVER_OPERATOR_CATALOG_SYNC_SECONDS": "1",
+        "FILESERVER_OPERATOR_SCALE_INTERVAL_SECONDS": "1",
+        "FILESERVER_OPERATOR_SCALE_DOWN_DELAY_SECONDS": "3",
+        "FILESERVER_OPERATOR_DRAIN_POLL_SECONDS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
