@@ -113,6 +113,11 @@ def ensure_node_binaries(
     return paths
 
 
+def kubeconfig_path(settings: DevstackSettings) -> Path:
+    """Where the cluster's admin kubeconfig is kept (known without starting the engine)."""
+    return settings.state_dir / "kind" / "kubeconfig"
+
+
 class KindCluster:
     """The kind cluster ``fileserver``: its node image, its images, its lifecycle."""
 
@@ -129,8 +134,8 @@ class KindCluster:
         self.images = images
         self.binaries = binaries
         self.env = {**os.environ, **docker_env}
-        self.state = settings.state_dir / "kind"
-        self.kubeconfig = self.state / "kubeconfig"
+        self.kubeconfig = kubeconfig_path(settings)
+        self.state = self.kubeconfig.parent
         self.created_seconds = 0.0  # how long the last create() took (0: the cluster existed)
 
     # --- the node image ------------------------------------------------------------------------

@@ -19,13 +19,14 @@ import os
 import subprocess
 import time
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from fileserver.devstack.errors import DevstackError
-from fileserver.devstack.kind import CLUSTER_NAME, KIND_CONFIG, KindCluster
+from fileserver.devstack.kind import CLUSTER_NAME, KIND_CONFIG, KindCluster, kubeconfig_path
 from fileserver.devstack.report import stage
 from fileserver.devstack.stack import Stack
 from fileserver.system import kube
@@ -52,6 +53,12 @@ def host_ports(config: Path = KIND_CONFIG) -> dict[int, str]:
         for node in nodes
         for m in node.get("extraPortMappings", [])
     }
+
+
+def host_urls() -> dict[str, str]:
+    """What the host reaches, by name: the chart's NodePorts through kind-config.yaml."""
+    mapped = host_ports()
+    return {name: mapped[port] for name, port in NODE_PORTS.items()}
 
 
 def chart_values(images: dict[str, str], node_address: str) -> list[str]:
@@ -99,7 +106,7 @@ class ClusterSystem:
         self.stack = stack or Stack()
         self.settings = settings or SystemSettings()
         self.record_file = self.stack.settings.state_dir / "system" / "cluster.json"
-        self.urls = {name: host_ports()[port] for name, port in NODE_PORTS.items()}
+        self.urls = host_urls()
 
     @staticmethod
     def recorded(state_dir: Path) -> bool:
@@ -112,7 +119,7 @@ class ClusterSystem:
 
     @property
     def kubeconfig(self) -> Path:
-        return self.stack.settings.state_dir / "kind" / "kubeconfig"
+        return kubeconfig_path(self.stack.settings)
 
     def kube_tools(self) -> kube.KubeTools:
         return kube.KubeTools(self.stack, self.kubeconfig)
@@ -120,13 +127,9 @@ class ClusterSystem:
     def url(self, name: str) -> str:
         return self.urls[name]
 
-    @property
+    @cached_property
     def secrets(self) -> SystemSecrets:
         return SystemSecrets(**self._record()["secrets"])
-
-    @property
-    def operator_runs(self) -> bool:
-        return True  # the chart's operator Deployment
 
     def operator_log_tail(self) -> str:
         return self.kube_tools()(
@@ -141,8 +144,8 @@ class ClusterSystem:
         started = self.stack.up(["docker"])
         cluster = self.stack.kind()
         existed = cluster.exists()
-        cluster.create()
         try:
+            cluster.create()
             installed = self.install(cluster)
         except BaseException:
             if not existed:
@@ -152,7 +155,6 @@ class ClusterSystem:
         previous = self._record() if self.record_file.is_file() else {}
         self._write(
             {
-                "namespace": self.namespace,
                 "secrets": asdict(self._release_secrets()),
                 "started": sorted(set(previous.get("started", [])) | set(started)),
                 "created_cluster": previous.get("created_cluster", not existed),
@@ -165,7 +167,7 @@ class ClusterSystem:
         built = cluster.images
         images = {"app": built.app(), **built.datastores(self.stack.ctx.binaries.ferretdb)}
         cluster.load(*images.values())
-        tools = kube.KubeTools(self.stack, cluster.kubeconfig)
+        tools = self.kube_tools()
         nodes = json.loads(
             tools("get", "nodes", "-l", "node-role.kubernetes.io/control-plane", "-o", "json")
         )["items"]

@@ -41,8 +41,6 @@ class LocalSystem:
         self.services = service_defs(self.stack, self.settings, self.secrets)
         self._record = self.home / "started.json"
 
-    operator_runs = False  # the operator needs a cluster: ``up --cluster``
-
     def managed(self) -> list[ServiceDef]:
         """Every process ``up`` starts, in start order."""
         return list(self.services)

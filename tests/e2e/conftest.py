@@ -27,7 +27,7 @@ from fileserver.consistency.collect import ClusterSource, Endpoints
 from fileserver.devstack.errors import DevstackError
 from fileserver.devstack.kind import KindCluster
 from fileserver.devstack.servers import port_in_use
-from fileserver.system.cluster import NODE_PORTS, ClusterSystem, host_ports
+from fileserver.system.cluster import ClusterSystem, host_urls
 from fileserver.system.kube import KubeTools
 
 NAMESPACE = "fileserver"
@@ -35,7 +35,7 @@ RELEASE = "fs"
 FULL = f"{RELEASE}-fileserver"
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results"
 # kind-config.yaml's port mappings of the chart's NodePorts, on the host's loopback.
-_URLS = {name: host_ports()[port] for name, port in NODE_PORTS.items()}
+_URLS = host_urls()
 UPLOADER = _URLS["uploader"]
 DOWNLOADER = _URLS["downloader"]
 EMULATOR = _URLS["drive-emulator"]
@@ -69,7 +69,6 @@ class Release:
     values: list[str]
     tokens: dict[str, str]
     timings: dict[str, float]
-    system: ClusterSystem
 
     def endpoints(self) -> Endpoints:
         """What ``fileserver check-consistency --cluster`` reads, on this release."""
@@ -114,9 +113,7 @@ def release() -> Iterator[Release]:
     (RESULTS / "e2e-kind.json").write_text(
         json.dumps({"timings": timings, "image_bytes": sizes}, indent=2) + "\n"
     )
-    yield Release(
-        kube, installed.cluster, installed.images, installed.values, tokens, timings, system
-    )
+    yield Release(kube, installed.cluster, installed.images, installed.values, tokens, timings)
     if os.environ.get("FILESERVER_TEST_KEEP_STACK") != "1":
         stopped = system.down()
         assert any("kind cluster" in what for what in stopped), stopped
