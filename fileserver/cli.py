@@ -20,6 +20,9 @@ app.command()(system_cli.up)
 app.command()(system_cli.down)
 app.command()(system_cli.status)
 app.command()(system_cli.logs)
+app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    system_cli.skaffold
+)
 app.add_typer(dev_app, name="dev")
 app.add_typer(drive_app, name="drive")
 app.command("plan")(plan)

@@ -401,3 +401,22 @@ class KindCluster:
             self.kind("delete", "cluster", "--name", CLUSTER_NAME, what="kind delete cluster")
         shutil.rmtree(self.state, ignore_errors=True)
         info(f"kind cluster {CLUSTER_NAME} deleted")
+
+
+def ensure_skaffold(versions: Versions, cache_dir: Path) -> Path:
+    """The pinned skaffold (versions.toml), built once from the Go module proxy.
+
+    Its go.mod has ``replace`` directives, which ``go install pkg@version`` refuses; it is
+    built as its own main module instead (:func:`install.build_in_module`).
+    """
+    binary = cache_dir / "bin" / f"skaffold-{versions.skaffold}" / "skaffold"
+    if not binary.exists():
+        with stage(f"build skaffold {versions.skaffold} (first run only)"):
+            install.build_in_module(
+                "github.com/GoogleContainerTools/skaffold/v2",
+                versions.skaffold,
+                "cmd/skaffold",
+                binary,
+                cache_dir,
+            )
+    return binary

@@ -31,6 +31,7 @@ class Versions:
     kube_router: str
     local_path: str
     prometheus_image: str
+    skaffold: str
     debian_suite: str
 
     @classmethod
@@ -59,6 +60,7 @@ class Versions:
                 kube_router=data["go"]["kube_router"],
                 local_path=data["go"]["local_path"],
                 prometheus_image=data["go"]["prometheus_image"],
+                skaffold=data["go"]["skaffold"],
                 debian_suite=data["images"]["debian"],
             )
         except KeyError as exc:

@@ -1,4 +1,4 @@
-"""``fileserver up | down | status | logs``: the whole system on this machine."""
+"""``fileserver up | down | status | logs | skaffold``: the whole system on this machine."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from fileserver.system import cluster as on_cluster
 from fileserver.system import kube
 from fileserver.system.accounts import ensure_demo_accounts
 from fileserver.system.cluster import ClusterSystem, System, current_system
+from fileserver.system.skaffold import Skaffold
 from fileserver.system.system import LocalSystem
 
 console = Console()
@@ -84,6 +85,20 @@ def _up_cluster(accounts: int | None) -> None:
 def _fail(message: str) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(1)
+
+
+def skaffold(ctx: typer.Context) -> None:
+    """skaffold on the kind cluster with the images built here: ``fileserver skaffold dev``.
+
+    Builds what skaffold cannot pull (the pinned skaffold, the node image, the Python base,
+    the bundled servers' images), then runs skaffold with the given arguments; the cluster
+    stays up afterwards (``fileserver dev kind down`` deletes it).
+    """
+    try:
+        code = Skaffold().run(ctx.args)
+    except DevstackError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
 
 
 def down() -> None:

@@ -61,6 +61,19 @@ def host_urls() -> dict[str, str]:
     return {name: mapped[port] for name, port in NODE_PORTS.items()}
 
 
+def bundled_values(images: dict[str, str]) -> list[str]:
+    """The chart's bundled servers on the images built here (MongoDB's is FerretDB's)."""
+    return [
+        f"postgresql.image={images['postgresql']}",
+        f"redis.image={images['redis']}",
+        f"mongodb.image={images['mongodb']}",
+        "mongodb.auth=false",  # FerretDB on SQLite has no users to authenticate
+        "prometheus.enabled=true",
+        f"prometheus.image={images['prometheus']}",
+        f"jmeter.image={images['jmeter']}",
+    ]
+
+
 def chart_values(images: dict[str, str], node_address: str) -> list[str]:
     """The chart's values on kind with the images built here (docs/deploy.md, "kind").
 
@@ -72,14 +85,8 @@ def chart_values(images: dict[str, str], node_address: str) -> list[str]:
         f"image.repository={repository}",
         f"image.tag={tag}",
         "image.pullPolicy=Never",
-        f"postgresql.image={images['postgresql']}",
-        f"redis.image={images['redis']}",
-        f"mongodb.image={images['mongodb']}",
-        "mongodb.auth=false",
-        "prometheus.enabled=true",
-        f"prometheus.image={images['prometheus']}",
+        *bundled_values(images),
         "prometheus.service.type=NodePort",
-        f"jmeter.image={images['jmeter']}",
         "uploader.service.type=NodePort",
         "downloader.service.type=NodePort",
         "driveEmulator.service.type=NodePort",

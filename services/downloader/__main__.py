@@ -14,6 +14,7 @@ import typer
 
 from services.downloader.config import get_settings
 from services.downloader.db import migrate as run_migrations
+from services.downloader.db import wait_for_database
 from services.shared.serve import serve as serve_app
 
 cli = typer.Typer(add_completion=False, help="fileserver Downloader")
@@ -34,7 +35,9 @@ def serve(
     """Migrate the schema once, then serve HTTP."""
     settings = get_settings()
     if settings.migrate_on_startup:
-        # Once here rather than in each of several workers at the same time.
+        # Once here rather than in each of several workers at the same time, once the database
+        # answers: a crash would not be restarted under devReload's watchfiles.
+        wait_for_database(settings)
         run_migrations(settings)
         os.environ["FILESERVER_DOWNLOADER_MIGRATE_ON_STARTUP"] = "false"
     serve_app(

@@ -38,6 +38,12 @@ class Settings(RequestLimitSettings):
         default="", description="postgresql:// or sqlite:/// DSN; empty: SQLite in state_dir"
     )
     migrate_on_startup: bool = True
+    database_wait_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="how long startup waits for an unreachable database (it may be starting "
+        "beside the Downloader, or restarting) before giving up",
+    )
     redis_url: str = "redis://127.0.0.1:63799/0"
 
     admin_token: str = ""

@@ -8,12 +8,15 @@ catalog refreshes) proceed while a batch is being written.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from services.downloader.config import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,3 +74,33 @@ def migrate(settings: Settings, revision: str = "head") -> None:
 async def migrate_async(settings: Settings) -> None:
     """:func:`migrate` without blocking the event loop (Alembic's env runs its own loop)."""
     await asyncio.to_thread(migrate, settings)
+
+
+async def _ping(settings: Settings) -> None:
+    engine = make_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+def wait_for_database(settings: Settings) -> None:
+    """Return once the database answers; retry for ``database_wait_seconds``, then raise.
+
+    On Kubernetes the database starts beside the Downloader (its name does not even resolve
+    until its pod is ready) and may restart under it: waiting is the normal start, not a
+    failure. The last error is raised when the wait runs out, so a wrong DSN still fails.
+    """
+    deadline = time.monotonic() + settings.database_wait_seconds
+    pause = 0.5
+    while True:
+        try:
+            asyncio.run(_ping(settings))
+            return
+        except (OSError, DBAPIError) as exc:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("database not reachable yet (%s); retrying in %.1fs", exc, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)

@@ -3,9 +3,10 @@
 The module runs what ``fileserver up --cluster`` runs: it builds every image here (or finds it
 cached by its inputs), creates the kind cluster ``fileserver`` on the node image built here,
 loads the images into its nodes and installs the chart with them: real pods, real containers,
-real NetworkPolicy enforcement. ``fileserver down`` deletes the cluster when the module's tests
-end (``FILESERVER_TEST_KEEP_STACK=1`` keeps it), so a run never relies on what an earlier one
-left behind, and the host ports kind-config.yaml maps (8080, 8081, 8090, 9090) are free again
+real NetworkPolicy enforcement. ``fileserver down`` deletes the cluster when the session's
+tests end (test_kind.py's on the release, then test_skaffold.py's on the same cluster;
+``FILESERVER_TEST_KEEP_STACK=1`` keeps it), so a run never relies on what an earlier one left
+behind, and the host ports kind-config.yaml maps (8080, 8081, 8090, 9090) are free again
 for the tests that follow.
 """
 
@@ -90,7 +91,7 @@ class Release:
         return {"Authorization": f"Bearer {self.tokens[f'{service}-admin-token']}"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def release() -> Iterator[Release]:
     """What ``fileserver up --cluster`` makes (without its demo accounts: the tests make their
     own): engine, images, kind cluster, the chart installed with ``helm --wait``. At the end

@@ -1,0 +1,110 @@
+"""``fileserver skaffold``: skaffold's inner loop on the devstack's kind cluster.
+
+skaffold.yaml is written for any kind cluster on a machine that can pull the public Python
+image and the chart's bundled servers' images. This machine pulls nothing, so the command
+prepares what skaffold cannot: the pinned skaffold built from the Go module proxy, the
+container engine, the kind cluster on the node image built here, the Python base the
+Dockerfile builds on (``PYTHON_IMAGE``) and the bundled servers' images, built and loaded into
+the nodes and named in a values file. It then runs skaffold with the arguments given, in the
+environment that points it there: the engine's socket, the cluster's kubeconfig and context
+(``kind-fileserver``, which makes skaffold load what it builds with ``kind load``), the
+devstack's kind, helm and kubectl on ``PATH`` and skaffold.yaml's ``devstack`` profile, which
+reads the base and the values file from the environment. The engine and the cluster stay up
+afterwards: ``fileserver dev kind down`` deletes the cluster, ``fileserver dev down`` stops the
+engine.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fileserver.devstack.errors import DevstackError
+from fileserver.devstack.kind import CLUSTER_NAME, ensure_skaffold
+from fileserver.devstack.report import info
+from fileserver.devstack.stack import Stack
+from fileserver.system import kube
+from fileserver.system.cluster import bundled_values
+from fileserver.system.config import SystemSettings
+
+# skaffold.yaml's release: its name and namespace.
+RELEASE = "fileserver"
+NAMESPACE = "fileserver"
+# skaffold's global settings here: nothing is sent anywhere, nothing asked.
+GLOBAL_CONFIG = {
+    "global": {
+        "collect-metrics": False,
+        "update-check": False,
+        "survey": {"disable-prompt": True},
+    }
+}
+
+
+def nested(values: list[str]) -> dict[str, Any]:
+    """``a.b=c`` settings (as ``helm --set`` takes them) as the values file they mean."""
+    tree: dict[str, Any] = {}
+    for setting in values:
+        key, value = setting.split("=", 1)
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value) if value in ("true", "false") else value
+    return tree
+
+
+class Skaffold:
+    """The pinned skaffold, run against the kind cluster with the images built here."""
+
+    def __init__(self, stack: Stack | None = None, settings: SystemSettings | None = None) -> None:
+        self.stack = stack or Stack()
+        self.settings = settings or SystemSettings()
+        self.state = self.stack.settings.state_dir / "skaffold"
+
+    def binary(self) -> Path:
+        return ensure_skaffold(self.stack.versions, self.stack.settings.cache_dir)
+
+    def prepare(self) -> dict[str, str]:
+        """Engine, cluster, base and bundled images; the environment skaffold runs in."""
+        skaffold = self.binary()
+        self.stack.up(["docker"])
+        cluster = self.stack.kind()
+        cluster.create()
+        tools = kube.KubeTools(self.stack, cluster.kubeconfig)
+        if tools.helm("status", kube.RELEASE, "-n", self.settings.namespace, check=False):
+            raise DevstackError(
+                f"release {kube.RELEASE} of `fileserver up --cluster` holds the chart's "
+                "NodePorts on this cluster",
+                "run `fileserver down` first (skaffold deploys a release of its own)",
+            )
+        built = cluster.images
+        base = built.python()
+        bundled = built.datastores(self.stack.ctx.binaries.ferretdb)
+        cluster.load(*bundled.values())
+        self.state.mkdir(parents=True, exist_ok=True)
+        values_file = self.state / "values.yaml"
+        values_file.write_text(yaml.safe_dump(nested(bundled_values(bundled))))
+        config_file = self.state / "config"
+        config_file.write_text(yaml.safe_dump(GLOBAL_CONFIG))
+        tool_dirs = [skaffold.parent, cluster.binaries.kind.parent, tools.kubectl.parent,
+                     tools.helm_binary.parent]  # fmt: skip
+        return {
+            **cluster.env,
+            "PATH": os.pathsep.join([*map(str, tool_dirs), os.environ.get("PATH", "")]),
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "SKAFFOLD_KUBE_CONTEXT": f"kind-{CLUSTER_NAME}",
+            "SKAFFOLD_CONFIG": str(config_file),
+            "FILESERVER_DEVSTACK": "1",
+            "PYTHON_IMAGE": base,
+            "FILESERVER_SKAFFOLD_VALUES": str(values_file),
+        }
+
+    def run(self, args: list[str], cwd: Path | None = None) -> int:
+        """skaffold ``args`` in the prepared environment; its exit status."""
+        env = self.prepare()
+        info(f"skaffold {' '.join(args)} on the kind cluster {CLUSTER_NAME}")
+        return subprocess.call([str(self.binary()), *args], env=env, cwd=cwd)
