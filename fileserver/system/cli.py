@@ -95,10 +95,9 @@ def skaffold(ctx: typer.Context) -> None:
     stays up afterwards (``fileserver dev kind down`` deletes it).
     """
     try:
-        code = Skaffold().run(ctx.args)
+        Skaffold().exec(ctx.args)
     except DevstackError as exc:
         _fail(str(exc))
-    raise typer.Exit(code)
 
 
 def down() -> None:

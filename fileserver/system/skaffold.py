@@ -17,9 +17,9 @@ engine.
 from __future__ import annotations
 
 import os
-import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -103,8 +103,12 @@ class Skaffold:
             "FILESERVER_SKAFFOLD_VALUES": str(values_file),
         }
 
-    def run(self, args: list[str], cwd: Path | None = None) -> int:
-        """skaffold ``args`` in the prepared environment; its exit status."""
+    def exec(self, args: list[str]) -> NoReturn:
+        """Become skaffold ``args`` in the prepared environment: its signals (Ctrl-C stops
+        ``skaffold dev``, which then deletes what it deployed) and exit status are its own."""
         env = self.prepare()
+        binary = str(self.binary())
         info(f"skaffold {' '.join(args)} on the kind cluster {CLUSTER_NAME}")
-        return subprocess.call([str(self.binary()), *args], env=env, cwd=cwd)
+        sys.stdout.flush()
+        sys.stderr.flush()  # what this process printed, before it becomes skaffold
+        os.execve(binary, [binary, *args], env)  # noqa: S606

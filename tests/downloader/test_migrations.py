@@ -106,5 +106,5 @@ def test_startup_gives_up_on_a_database_that_never_answers(pg_settings: Settings
     settings = pg_settings.model_copy(
         update={"database_url": urlunsplit(closed), "database_wait_seconds": 1.0}
     )
-    with pytest.raises(OSError, match="Connect call failed|refused"):
+    with pytest.raises(OSError, match=r"Connect call failed|refused"):
         wait_for_database(settings)
