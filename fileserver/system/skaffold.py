@@ -68,9 +68,8 @@ class Skaffold:
     def binary(self) -> Path:
         return ensure_skaffold(self.stack.versions, self.stack.settings.cache_dir)
 
-    def prepare(self) -> dict[str, str]:
-        """Engine, cluster, base and bundled images; the environment skaffold runs in."""
-        skaffold = self.binary()
+    def prepare(self, skaffold: Path) -> dict[str, str]:
+        """Engine, cluster, base and bundled images; the environment ``skaffold`` runs in."""
         self.stack.up(["docker"])
         cluster = self.stack.kind()
         cluster.create()
@@ -106,8 +105,8 @@ class Skaffold:
     def exec(self, args: list[str]) -> NoReturn:
         """Become skaffold ``args`` in the prepared environment: its signals (Ctrl-C stops
         ``skaffold dev``, which then deletes what it deployed) and exit status are its own."""
-        env = self.prepare()
         binary = str(self.binary())
+        env = self.prepare(Path(binary))
         info(f"skaffold {' '.join(args)} on the kind cluster {CLUSTER_NAME}")
         sys.stdout.flush()
         sys.stderr.flush()  # what this process printed, before it becomes skaffold

@@ -1,16 +1,28 @@
-"""``up --cluster``'s wiring that needs no cluster: the URLs it prints and records are the
-chart's NodePorts as kind-config.yaml maps them, and the chart values it installs with."""
+"""``up --cluster``'s and ``fileserver skaffold``'s wiring that needs no cluster: the URLs
+``up`` prints and records are the chart's NodePorts as kind-config.yaml maps them, the chart
+values it installs with, and the values file and skaffold.yaml profile of ``fileserver
+skaffold`` (the runs themselves: tests/e2e)."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from fileserver.system.cluster import NODE_PORTS, chart_values, host_ports
+from fileserver.devstack.config import PROJECT_ROOT
+from fileserver.system.cluster import NODE_PORTS, bundled_values, chart_values, host_ports
 from fileserver.system.kube import CHART
+from fileserver.system.skaffold import NAMESPACE, RELEASE, nested
 
 pytestmark = pytest.mark.unit
 
+# The bundled servers' images as the devstack tags them.
+BUNDLED = {
+    "postgresql": "fileserver/postgres:15-x",
+    "redis": "fileserver/redis:7.0-x",
+    "mongodb": "fileserver/ferretdb:1.24.0-x",
+    "prometheus": "fileserver/prometheus:v2.53.2-x",
+    "jmeter": "fileserver/jmeter:5.6.3-x",
+}
 VALUES = {
     "uploader": "uploader",
     "downloader": "downloader",
@@ -29,14 +41,7 @@ def test_every_url_is_a_node_port_of_the_chart_that_kind_config_maps() -> None:
 
 
 def test_chart_values_use_the_images_built_here_and_the_node_address() -> None:
-    images = {
-        "app": "fileserver/fileserver:dev-abc",
-        "postgresql": "fileserver/postgres:15-x",
-        "redis": "fileserver/redis:7.0-x",
-        "mongodb": "fileserver/ferretdb:1.24.0-x",
-        "prometheus": "fileserver/prometheus:v2.53.2-x",
-        "jmeter": "fileserver/jmeter:5.6.3-x",
-    }
+    images = {"app": "fileserver/fileserver:dev-abc", **BUNDLED}
     values = dict(v.split("=", 1) for v in chart_values(images, "172.18.0.9"))
     assert values["image.repository"] == "fileserver/fileserver"
     assert values["image.tag"] == "dev-abc"
@@ -45,3 +50,28 @@ def test_chart_values_use_the_images_built_here_and_the_node_address() -> None:
     assert values["driveEmulator.publicUrl"] == "http://172.18.0.9:30090/"
     for key in ("uploader", "downloader", "driveEmulator", "prometheus"):
         assert values[f"{key}.service.type"] == "NodePort"
+
+
+def test_the_values_file_names_the_bundled_images_built_here() -> None:
+    values = nested(bundled_values(BUNDLED))
+    assert values["postgresql"]["image"] == BUNDLED["postgresql"]
+    assert values["mongodb"] == {"image": BUNDLED["mongodb"], "auth": False}
+    assert values["prometheus"] == {"enabled": True, "image": BUNDLED["prometheus"]}
+    assert nested(["a.b.c=x", "a.d=true"]) == {"a": {"b": {"c": "x"}, "d": True}}
+
+
+def test_the_devstack_profile_reads_what_the_command_sets() -> None:
+    config = yaml.safe_load((PROJECT_ROOT / "skaffold.yaml").read_text())
+    (release,) = config["deploy"]["helm"]["releases"]
+    assert (release["name"], release["namespace"]) == (RELEASE, NAMESPACE)
+    (artifact,) = config["build"]["artifacts"]
+    # Not the first path component of the bundled images' names: skaffold would replace those.
+    assert artifact["image"] == "fileserver/fileserver"
+    assert all(not image.startswith(f"{artifact['image']}:") for image in BUNDLED.values())
+    (profile,) = [p for p in config["profiles"] if p["name"] == "devstack"]
+    assert profile["activation"] == [{"env": "FILESERVER_DEVSTACK=1"}]
+    patches = {p["path"]: p["value"] for p in profile["patches"]}
+    assert patches["/build/artifacts/0/docker/buildArgs"] == {"PYTHON_IMAGE": "{{.PYTHON_IMAGE}}"}
+    assert patches["/deploy/helm/releases/0/valuesFiles"] == ["{{.FILESERVER_SKAFFOLD_VALUES}}"]
+    # Without the profile the Dockerfile's own default base (the public Python image) applies.
+    assert "buildArgs" not in artifact["docker"]
