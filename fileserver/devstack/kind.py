@@ -344,12 +344,45 @@ class KindCluster:
         )
         return CLUSTER_NAME in proc.stdout.split()
 
+    def stale_reason(self) -> str | None:
+        """Why an existing cluster cannot be reused, or None when it can (or is absent).
+
+        A node container stops when the engine does (a killed session, a reboot), and kind
+        cannot restart a multi-node cluster reliably: the nodes come back on other addresses
+        than their certificates and kubelets were given.
+        """
+        if not self.exists():
+            return None
+        image = self.node_image()
+        if self._node_image() != image:
+            return f"the cluster runs another node image than {image}"
+        proc = subprocess.run(
+            ["docker", "ps", "--all", "--filter", f"label=io.x-k8s.kind.cluster={CLUSTER_NAME}",
+             "--format", "{{.Names}} {{.State}}"],
+            capture_output=True, text=True, env=self.env, check=False,
+        )  # fmt: skip
+        stopped = sorted(
+            name for name, state in (line.split() for line in proc.stdout.splitlines())
+            if state != "running"
+        )  # fmt: skip
+        if stopped:
+            return f"its nodes {', '.join(stopped)} are not running (the engine was stopped)"
+        return None
+
+    def usable(self) -> bool:
+        """The cluster exists and :meth:`create` will reuse it as it is."""
+        return self.exists() and self.stale_reason() is None
+
     def create(self) -> float:
-        """``kind create cluster --config kind-config.yaml`` on the node image; its seconds."""
+        """``kind create cluster --config kind-config.yaml`` on the node image; its seconds.
+
+        An existing cluster is reused when it is healthy and recreated when it is stale.
+        """
         image = self.node_image()
         self.state.mkdir(parents=True, exist_ok=True)
-        if self.exists() and self._node_image() != image:
-            info(f"the cluster runs another node image than {image}: recreating it")
+        reason = self.stale_reason()
+        if reason is not None:
+            info(f"kind cluster {CLUSTER_NAME}: {reason}; recreating it")
             self.kind("delete", "cluster", "--name", CLUSTER_NAME, what="kind delete cluster")
         if self.exists():
             self.kind(

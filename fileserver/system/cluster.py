@@ -150,7 +150,7 @@ class ClusterSystem:
         """Engine, images, cluster, release; records what it made. Idempotent."""
         started = self.stack.up(["docker"])
         cluster = self.stack.kind()
-        existed = cluster.exists()
+        existed = cluster.usable()  # a stale cluster is recreated: then this run made it
         try:
             cluster.create()
             installed = self.install(cluster)

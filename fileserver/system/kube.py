@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Protocol
@@ -63,15 +64,43 @@ class KubeTools:
         return proc.stdout
 
     def _exec(self, argv: list[str], stdin: str | None) -> subprocess.CompletedProcess[str]:
-        """``argv`` run with this kubeconfig, its output captured, its exit status not judged."""
-        return subprocess.run(
-            [argv[0], f"--kubeconfig={self.kubeconfig}", *argv[1:]],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
+        """``argv`` run with this kubeconfig, its output captured, its exit status not judged.
+
+        A hung call is cut off, but never before the command's own ``--timeout`` runs out.
+        """
+        limit = command_deadline(argv)
+        try:
+            return subprocess.run(
+                [argv[0], f"--kubeconfig={self.kubeconfig}", *argv[1:]],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=limit,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise DevstackError(
+                f"{Path(argv[0]).name} {argv[1]} did not finish within {limit:.0f}s",
+                "is the cluster's API server up? (`fileserver status`)",
+            ) from exc
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def command_deadline(argv: list[str], floor: float = 300.0, margin: float = 60.0) -> float:
+    """Seconds to let a kubectl/helm call run: ``floor``, or its ``--timeout`` plus ``margin``.
+
+    ``--timeout`` takes a Go duration (``10m``, ``180s``, ``1m30s``), as both tools spell it.
+    """
+    for arg in argv:
+        if arg.startswith("--timeout="):
+            value = arg.removeprefix("--timeout=")
+            parts = _DURATION.findall(value)
+            if parts and "".join(n + u for n, u in parts) == value:
+                return max(floor, sum(float(n) * _UNIT_SECONDS[u] for n, u in parts) + margin)
+    return floor
 
 
 def apply_crds(kube: KubeCLI) -> None:

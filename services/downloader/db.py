@@ -85,12 +85,25 @@ async def _ping(settings: Settings) -> None:
         await engine.dispose()
 
 
+# SQLSTATEs of a server that is starting, stopping or full: it will answer later.
+_TRANSIENT_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
+
+
+def _transient(exc: OSError | DBAPIError) -> bool:
+    """Unreachable (refused, unresolved) or not accepting yet; not refused for a reason."""
+    if isinstance(exc, OSError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or ""
+    return code.startswith("08") or code in _TRANSIENT_SQLSTATES
+
+
 def wait_for_database(settings: Settings) -> None:
     """Return once the database answers; retry for ``database_wait_seconds``, then raise.
 
     On Kubernetes the database starts beside the Downloader (its name does not even resolve
     until its pod is ready) and may restart under it: waiting is the normal start, not a
-    failure. The last error is raised when the wait runs out, so a wrong DSN still fails.
+    failure. The last error is raised when the wait runs out. Errors that waiting cannot mend
+    (a wrong password, a missing database) are raised at once.
     """
     deadline = time.monotonic() + settings.database_wait_seconds
     pause = 0.5
@@ -99,7 +112,7 @@ def wait_for_database(settings: Settings) -> None:
             asyncio.run(_ping(settings))
             return
         except (OSError, DBAPIError) as exc:
-            if time.monotonic() + pause > deadline:
+            if not _transient(exc) or time.monotonic() + pause > deadline:
                 raise
             log.warning("database not reachable yet (%s); retrying in %.1fs", exc, pause)
             time.sleep(pause)

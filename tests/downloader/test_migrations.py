@@ -13,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
@@ -108,3 +109,18 @@ def test_startup_gives_up_on_a_database_that_never_answers(pg_settings: Settings
     )
     with pytest.raises(OSError, match=r"Connect call failed|refused"):
         wait_for_database(settings)
+
+
+def test_startup_fails_at_once_on_a_refused_password(
+    pg_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Waiting cannot mend a wrong credential: the error comes at once, without a retry."""
+    dsn = urlsplit(pg_settings.database_url)
+    wrong = dsn._replace(netloc=f"{dsn.username}:not-the-password@{dsn.hostname}:{dsn.port}")
+    settings = pg_settings.model_copy(
+        update={"database_url": urlunsplit(wrong), "database_wait_seconds": 600.0}
+    )
+    with pytest.raises(DBAPIError, match="password authentication failed") as raised:
+        wait_for_database(settings)
+    assert raised.value.orig.sqlstate == "28P01"  # type: ignore[union-attr]
+    assert "retrying" not in caplog.text

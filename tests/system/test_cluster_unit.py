@@ -10,7 +10,7 @@ import yaml
 
 from fileserver.devstack.config import PROJECT_ROOT
 from fileserver.system.cluster import NODE_PORTS, bundled_values, chart_values, host_ports
-from fileserver.system.kube import CHART
+from fileserver.system.kube import CHART, command_deadline
 from fileserver.system.skaffold import NAMESPACE, RELEASE, nested
 
 pytestmark = pytest.mark.unit
@@ -75,3 +75,17 @@ def test_the_devstack_profile_reads_what_the_command_sets() -> None:
     assert patches["/deploy/helm/releases/0/valuesFiles"] == ["{{.FILESERVER_SKAFFOLD_VALUES}}"]
     # Without the profile the Dockerfile's own default base (the public Python image) applies.
     assert "buildArgs" not in artifact["docker"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "seconds"),
+    [
+        (["helm", "upgrade", "--install", "--wait", "--timeout=10m"], 660.0),
+        (["kubectl", "wait", "--timeout=1m30s"], 300.0),  # 90 s + margin stays under the floor
+        (["kubectl", "delete", "ns", "x", "--timeout=1h"], 3660.0),
+        (["kubectl", "get", "pods"], 300.0),
+        (["kubectl", "wait", "--timeout=soon"], 300.0),  # not a duration: the floor
+    ],
+)
+def test_a_call_is_never_cut_off_before_its_own_timeout(argv: list[str], seconds: float) -> None:
+    assert command_deadline(argv) == seconds
