@@ -164,7 +164,7 @@ class ClusterSystem:
             {
                 "secrets": asdict(self._release_secrets()),
                 "started": sorted(set(previous.get("started", [])) | set(started)),
-                "created_cluster": previous.get("created_cluster", not existed),
+                "created_cluster": previous.get("created_cluster", False) or not existed,
             }
         )
         return installed
