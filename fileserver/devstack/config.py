@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,15 @@ class DevstackSettings(BaseSettings):
     versions_file: Path = PROJECT_ROOT / "versions.toml"
     ferretdb_backend: str = Field(default="sqlite", pattern="^(sqlite|postgresql)$")
     kwok_nodes: int = Field(default=3, ge=1, le=100)
+    images: Literal["built", "public"] = Field(
+        default="built",
+        description=(
+            "built: every image the kind cluster runs is built here from the registries. "
+            "public: kind-config.yaml's kindest/node, the Dockerfile's default Python base and "
+            "the chart's default server images, pulled from their registries; for machines "
+            "that can pull (the GitHub workflow's e2e job)."
+        ),
+    )
     ports: Ports = Field(default_factory=Ports)
 
 

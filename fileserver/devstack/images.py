@@ -253,16 +253,22 @@ class Images:
         return self.build(Recipe("python", "fileserver/python", "3.11"))
 
     def app(self) -> str:
-        """``fileserver/fileserver``: the project's one image, from the root Dockerfile."""
+        """``fileserver/fileserver``: the project's one image, from the root Dockerfile.
+
+        Its base is ``fileserver/python`` built here, or with public images the Dockerfile's
+        default ``PYTHON_IMAGE``, which the engine pulls.
+        """
         if "app" in self._built:
             return self._built["app"]
         files = _project_files()
-        base = self.python()
+        public = self.settings.images == "public"
+        base = "Dockerfile's PYTHON_IMAGE" if public else self.python()
         key = tree_hash([PROJECT_ROOT / f for f in files], base, *files)
         tag = f"fileserver/fileserver:dev-{key}"
         if not self.engine.has(tag):
             with stage(f"build image {tag} (the project's Dockerfile)"):
-                self.engine.build(tag, PROJECT_ROOT, {"PYTHON_IMAGE": base}, "fileserver")
+                args = {} if public else {"PYTHON_IMAGE": base}
+                self.engine.build(tag, PROJECT_ROOT, args, "fileserver")
         self._built["app"] = tag
         return tag
 

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from fileserver.devstack import install
 from fileserver.devstack.config import PROJECT_ROOT, DevstackSettings
 from fileserver.devstack.errors import DevstackError
@@ -54,9 +56,10 @@ class NodeBinaries:
 
 
 def ensure_node_binaries(
-    versions: Versions, cache_dir: Path, control_plane: install.GoBinaries
+    versions: Versions, cache_dir: Path, control_plane: install.GoBinaries, *, public: bool = False
 ) -> NodeBinaries:
-    """Build whatever the kind node needs that the cache does not hold yet."""
+    """Build whatever the kind node needs that the cache does not hold yet (only kind itself
+    when the node image is the public ``kindest/node``)."""
     bin_root = cache_dir / "bin"
     v = versions
     node_src = (install.GO_SOURCES / "kubenode" / "main.go").read_text()
@@ -76,6 +79,10 @@ def ensure_node_binaries(
         local_path=bin_root / f"local-path-provisioner-{v.local_path}" / "local-path-provisioner",
         pause=bin_root / f"pause-{install.source_hash(pause_src)}" / "pause",
     )
+    kind = ("sigs.k8s.io/kind", v.kind, paths.kind)
+    if public:
+        _go_install_missing([kind], cache_dir)
+        return paths
     if not paths.kubenode.exists():
         with stage(f"build kubelet, kubeadm and kube-proxy {v.kubernetes} (first run only)"):
             install.build_wrapper(
@@ -93,7 +100,7 @@ def ensure_node_binaries(
             cache_dir,
         )
     tools = [
-        ("sigs.k8s.io/kind", v.kind, paths.kind),
+        kind,
         ("sigs.k8s.io/cri-tools/cmd/crictl", v.crictl, paths.crictl),
         ("github.com/coredns/coredns", v.coredns, paths.coredns),
         ("github.com/cloudnativelabs/kube-router/v2/cmd/kube-router", v.kube_router, paths.netpol),
@@ -106,11 +113,24 @@ def ensure_node_binaries(
         )
         for p in CNI_PLUGINS
     ]
+    _go_install_missing(tools, cache_dir)
+    return paths
+
+
+def _go_install_missing(tools: list[tuple[str, str, Path]], cache_dir: Path) -> None:
     for package, version, binary in tools:
         if not binary.exists():
             with stage(f"build {package.split('/')[-1]} {version}"):
                 install.go_install(package, version, binary.parent, cache_dir)
-    return paths
+
+
+def public_node_image(config: Path = KIND_CONFIG) -> str:
+    """The ``kindest/node`` image kind-config.yaml names (every node runs the same one)."""
+    nodes = yaml.safe_load(config.read_text())["nodes"]
+    images = {node["image"] for node in nodes}
+    if len(images) != 1:
+        raise DevstackError(f"{config.name} names several node images: {sorted(images)}")
+    return str(images.pop())
 
 
 def kubeconfig_path(settings: DevstackSettings) -> Path:
@@ -199,7 +219,13 @@ class KindCluster:
         }
 
     def node_image(self) -> str:
-        """``fileserver/kind-node``: built, then its cluster images preloaded (once)."""
+        """``fileserver/kind-node``: built, then its cluster images preloaded (once).
+
+        With public images (``FILESERVER_DEV_IMAGES=public``) it is kind-config.yaml's own
+        ``kindest/node``, which kind pulls.
+        """
+        if self.settings.images == "public":
+            return public_node_image()
         b, v = self.binaries, self.versions
         preload = self.cluster_images()
         add_ons = self.add_on_images()

@@ -181,7 +181,12 @@ class Stack:
     def kind(self) -> KindCluster:
         """The kind cluster, with the binaries its node image needs built."""
         images = self.images()
-        binaries = ensure_node_binaries(self.versions, self.settings.cache_dir, self.ctx.binaries)
+        binaries = ensure_node_binaries(
+            self.versions,
+            self.settings.cache_dir,
+            self.ctx.binaries,
+            public=self.settings.images == "public",
+        )
         return KindCluster(
             self.settings, self.versions, self.server(Docker).env(), images, binaries
         )

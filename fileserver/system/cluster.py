@@ -27,7 +27,7 @@ import yaml
 
 from fileserver.devstack.errors import DevstackError
 from fileserver.devstack.kind import CLUSTER_NAME, KIND_CONFIG, KindCluster, kubeconfig_path
-from fileserver.devstack.report import stage
+from fileserver.devstack.report import info, stage
 from fileserver.devstack.stack import Stack
 from fileserver.system import kube
 from fileserver.system.config import SystemSettings
@@ -61,6 +61,10 @@ def host_urls() -> dict[str, str]:
     return {name: mapped[port] for name, port in NODE_PORTS.items()}
 
 
+# The chart's bundled servers: each has an ``image`` value (values.yaml).
+BUNDLED_SERVERS = ("postgresql", "redis", "mongodb", "prometheus", "jmeter")
+
+
 def bundled_values(images: dict[str, str]) -> list[str]:
     """The chart's bundled servers on the images built here (MongoDB's is FerretDB's)."""
     return [
@@ -74,18 +78,25 @@ def bundled_values(images: dict[str, str]) -> list[str]:
     ]
 
 
-def chart_values(images: dict[str, str], node_address: str) -> list[str]:
+def public_images(values: Path = kube.CHART / "values.yaml") -> dict[str, str]:
+    """The bundled servers' images the chart runs by default (MongoDB's is ``mongo``)."""
+    defaults = yaml.safe_load(values.read_text())
+    return {name: defaults[name]["image"] for name in BUNDLED_SERVERS}
+
+
+def chart_values(images: dict[str, str], node_address: str, *, public: bool = False) -> list[str]:
     """The chart's values on kind with the images built here (docs/deploy.md, "kind").
 
     Download URLs name the emulator's NodePort on a node's address, which this machine and
-    the pods (the in-cluster JMeter Job) both reach; 127.0.0.1 would be the pod itself.
+    the pods (the in-cluster JMeter Job) both reach; 127.0.0.1 would be the pod itself. With
+    ``public`` images the bundled servers keep the chart's defaults, pulled by the nodes.
     """
     repository, tag = images["app"].rsplit(":", 1)
     return [
         f"image.repository={repository}",
         f"image.tag={tag}",
         "image.pullPolicy=Never",
-        *bundled_values(images),
+        *(["prometheus.enabled=true"] if public else bundled_values(images)),
         "prometheus.service.type=NodePort",
         "uploader.service.type=NodePort",
         "downloader.service.type=NodePort",
@@ -172,8 +183,13 @@ class ClusterSystem:
     def install(self, cluster: KindCluster) -> Installed:
         """``helm upgrade --install --wait`` of the chart with the images built here."""
         built = cluster.images
-        images = {"app": built.app(), **built.datastores(self.stack.ctx.binaries.ferretdb)}
-        cluster.load(*images.values())
+        public = self.stack.settings.images == "public"
+        if public:
+            cluster.load(built.app())
+            images = {"app": built.app(), **public_images()}
+        else:
+            images = {"app": built.app(), **built.datastores(self.stack.ctx.binaries.ferretdb)}
+            cluster.load(*images.values())
         tools = self.kube_tools()
         nodes = json.loads(
             tools("get", "nodes", "-l", "node-role.kubernetes.io/control-plane", "-o", "json")
@@ -181,7 +197,8 @@ class ClusterSystem:
         address = next(
             a["address"] for a in nodes[0]["status"]["addresses"] if a["type"] == "InternalIP"
         )
-        values = chart_values(images, address)
+        values = chart_values(images, address, public=public)
+        self._recover_interrupted_release(tools)
         began = time.monotonic()
         with stage(f"helm install {kube.RELEASE} into namespace {self.namespace}"):
             tools.helm(
@@ -190,6 +207,26 @@ class ClusterSystem:
                 *[a for v in values for a in ("--set", v)],
             )  # fmt: skip
         return Installed(cluster, images, values, time.monotonic() - began)
+
+    def _recover_interrupted_release(self, tools: kube.KubeTools) -> None:
+        """Undo a ``helm`` run that was killed mid-way (an interrupted ``up --cluster``).
+
+        Helm then leaves the release ``pending-*`` and refuses every later upgrade ("another
+        operation is in progress"). ``up --cluster`` is this release's only writer, so the
+        pending revision is rolled back to the last good one, or uninstalled if none was.
+        """
+        listed = tools.helm("history", kube.RELEASE, "-n", self.namespace, "-o", "json",
+                            check=False)  # fmt: skip
+        history = json.loads(listed) if listed.strip().startswith("[") else []
+        if not history or not history[-1]["status"].startswith("pending-"):
+            return
+        good = [r["revision"] for r in history if r["status"] in ("deployed", "superseded")]
+        info(f"release {kube.RELEASE} was left {history[-1]['status']} by an interrupted run")
+        if good:
+            tools.helm("rollback", kube.RELEASE, str(good[-1]), "-n", self.namespace, "--wait",
+                       "--timeout=10m")  # fmt: skip
+        else:
+            tools.helm("uninstall", kube.RELEASE, "-n", self.namespace, "--wait")
 
     def _release_secrets(self) -> SystemSecrets:
         secret = json.loads(

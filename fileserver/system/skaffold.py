@@ -5,13 +5,14 @@ image and the chart's bundled servers' images. This machine pulls nothing, so th
 prepares what skaffold cannot: the pinned skaffold built from the Go module proxy, the
 container engine, the kind cluster on the node image built here, the Python base the
 Dockerfile builds on (``PYTHON_IMAGE``) and the bundled servers' images, built and loaded into
-the nodes and named in a values file. It then runs skaffold with the arguments given, in the
-environment that points it there: the engine's socket, the cluster's kubeconfig and context
-(``kind-fileserver``, which makes skaffold load what it builds with ``kind load``), the
-devstack's kind, helm and kubectl on ``PATH`` and skaffold.yaml's ``devstack`` profile, which
-reads the base and the values file from the environment. The engine and the cluster stay up
-afterwards: ``fileserver dev kind down`` deletes the cluster, ``fileserver dev down`` stops the
-engine.
+the nodes and named in a values file (with ``FILESERVER_DEV_IMAGES=public``, on a machine that
+pulls, skaffold.yaml runs as it is, on the public images). It then runs skaffold with the
+arguments given, in the environment that points it there: the engine's socket, the cluster's
+kubeconfig and context (``kind-fileserver``, which makes skaffold load what it builds with
+``kind load``), the devstack's kind, helm and kubectl on ``PATH`` and skaffold.yaml's
+``devstack`` profile, which reads the base and the values file from the environment. The engine
+and the cluster stay up afterwards: ``fileserver dev kind down`` deletes the cluster,
+``fileserver dev down`` stops the engine.
 """
 
 from __future__ import annotations
@@ -69,7 +70,11 @@ class Skaffold:
         return ensure_skaffold(self.stack.versions, self.stack.settings.cache_dir)
 
     def prepare(self, skaffold: Path) -> dict[str, str]:
-        """Engine, cluster, base and bundled images; the environment ``skaffold`` runs in."""
+        """Engine, cluster, base and bundled images; the environment ``skaffold`` runs in.
+
+        With public images only the engine and the cluster: skaffold.yaml's default profile
+        builds on the Dockerfile's default base and deploys the chart's default images.
+        """
         self.stack.up(["docker"])
         cluster = self.stack.kind()
         cluster.create()
@@ -80,13 +85,19 @@ class Skaffold:
                 "NodePorts on this cluster",
                 "run `fileserver down` first (skaffold deploys a release of its own)",
             )
-        built = cluster.images
-        base = built.python()
-        bundled = built.datastores(self.stack.ctx.binaries.ferretdb)
-        cluster.load(*bundled.values())
         self.state.mkdir(parents=True, exist_ok=True)
-        values_file = self.state / "values.yaml"
-        values_file.write_text(yaml.safe_dump(nested(bundled_values(bundled))))
+        profile: dict[str, str] = {}
+        if self.stack.settings.images == "built":
+            built = cluster.images
+            bundled = built.datastores(self.stack.ctx.binaries.ferretdb)
+            cluster.load(*bundled.values())
+            values_file = self.state / "values.yaml"
+            values_file.write_text(yaml.safe_dump(nested(bundled_values(bundled))))
+            profile = {
+                "FILESERVER_DEVSTACK": "1",
+                "PYTHON_IMAGE": built.python(),
+                "FILESERVER_SKAFFOLD_VALUES": str(values_file),
+            }
         config_file = self.state / "config"
         config_file.write_text(yaml.safe_dump(GLOBAL_CONFIG))
         tool_dirs = [skaffold.parent, cluster.binaries.kind.parent, tools.kubectl.parent,
@@ -97,9 +108,7 @@ class Skaffold:
             "KUBECONFIG": str(cluster.kubeconfig),
             "SKAFFOLD_KUBE_CONTEXT": f"kind-{CLUSTER_NAME}",
             "SKAFFOLD_CONFIG": str(config_file),
-            "FILESERVER_DEVSTACK": "1",
-            "PYTHON_IMAGE": base,
-            "FILESERVER_SKAFFOLD_VALUES": str(values_file),
+            **profile,
         }
 
     def exec(self, args: list[str]) -> NoReturn:

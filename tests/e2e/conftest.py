@@ -3,11 +3,12 @@
 The module runs what ``fileserver up --cluster`` runs: it builds every image here (or finds it
 cached by its inputs), creates the kind cluster ``fileserver`` on the node image built here,
 loads the images into its nodes and installs the chart with them: real pods, real containers,
-real NetworkPolicy enforcement. ``fileserver down`` deletes the cluster when the session's
-tests end (test_kind.py's on the release, then test_skaffold.py's on the same cluster;
-``FILESERVER_TEST_KEEP_STACK=1`` keeps it), so a run never relies on what an earlier one left
-behind, and the host ports kind-config.yaml maps (8080, 8081, 8090, 9090) are free again
-for the tests that follow.
+real NetworkPolicy enforcement. A cluster left by an earlier run is deleted first, and
+``fileserver down`` deletes the session's when its tests end (test_kind.py's on the release,
+then test_skaffold.py's and test_stale_cluster.py's on the same cluster;
+``FILESERVER_TEST_KEEP_STACK=1`` keeps it, and reuses a kept one), so a run never relies on
+what an earlier one left behind, and the host ports kind-config.yaml maps (8080, 8081, 8090,
+9090) are free again for the tests that follow.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def release() -> Iterator[Release]:
     own): engine, images, kind cluster, the chart installed with ``helm --wait``. At the end
     ``fileserver down`` deletes the cluster unless ``FILESERVER_TEST_KEEP_STACK=1``."""
     system = ClusterSystem()
+    if os.environ.get("FILESERVER_TEST_KEEP_STACK") != "1":
+        _clear_leftovers(system)
     try:
         installed = system.up()
     except DevstackError as exc:
@@ -109,7 +112,8 @@ def release() -> Iterator[Release]:
         "helm_install_to_ready_seconds": installed.helm_seconds,
     }
     built = installed.cluster.images
-    sizes = {tag: built.engine.size(tag) for tag in installed.images.values()}
+    # Public images (FILESERVER_DEV_IMAGES=public) are pulled by the nodes, not the engine.
+    sizes = {t: built.engine.size(t) for t in installed.images.values() if built.engine.has(t)}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "e2e-kind.json").write_text(
         json.dumps({"timings": timings, "image_bytes": sizes}, indent=2) + "\n"
@@ -121,6 +125,17 @@ def release() -> Iterator[Release]:
         assert not system.record_file.exists()
         # Asked without the engine (asking kind would start it again): the mapped ports are free.
         assert not [url for url in _URLS.values() if port_in_use(int(url.rsplit(":", 1)[1]))]
+
+
+def _clear_leftovers(system: ClusterSystem) -> None:
+    """Delete a cluster an earlier run left (killed before its teardown, its engine's data kept
+    by a cache): the session starts on a cluster of its own, whatever was there."""
+    started = system.stack.up(["docker"])
+    try:
+        system.stack.kind().delete()
+    finally:
+        system.stack.down(started)
+    system.record_file.unlink(missing_ok=True)
 
 
 @retry(stop=stop_after_delay(120), wait=wait_fixed(1), reraise=True)

@@ -29,6 +29,7 @@ from fileserver.client.config import ClientConfig
 from fileserver.consistency.collect import collect
 from fileserver.consistency.compare import compare
 from fileserver.devstack.config import PROJECT_ROOT
+from fileserver.system.cluster import ClusterSystem
 from fileserver.system.kube import CHART, conditions, credentials_namespace, credentials_secret
 from fileserver.system.kube import drive_account as drive_account_manifest
 from tests.e2e.conftest import (
@@ -279,6 +280,37 @@ def test_helm_upgrade_rolls_the_pods_and_loses_no_file(release: Release) -> None
         statuses = {f.status for f in api.list_files(limit=200).items}
     assert after == before
     assert statuses == {"uploaded"}
+
+
+def test_up_recovers_a_release_an_interrupted_helm_left_pending(release: Release) -> None:
+    """A killed ``helm upgrade`` leaves the release pending-upgrade, which refuses every later
+    upgrade; ``up --cluster`` rolls it back to the last good revision and installs again."""
+    kube = release.kube
+    upgrade = subprocess.Popen(
+        [str(kube.helm_binary), f"--kubeconfig={kube.kubeconfig}", "upgrade", "fs", str(CHART),
+         "-n", NAMESPACE, "--wait", "--timeout=10m",
+         *release.helm_set("uploader.maxUploadBytes=20000000000")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        @retry(stop=stop_after_delay(120), wait=wait_fixed(0.2), reraise=True)
+        def pending() -> None:
+            status = json.loads(kube.helm("status", "fs", "-n", NAMESPACE, "-o", "json"))
+            assert status["info"]["status"] == "pending-upgrade", status["info"]["status"]
+
+        pending()
+    finally:
+        upgrade.kill()
+        upgrade.wait()
+    refused = kube.helm("upgrade", "fs", str(CHART), "-n", NAMESPACE, "--reuse-values",
+                        check=False)  # fmt: skip
+    assert "another operation" in refused, refused
+
+    ClusterSystem().install(release.cluster)
+    history = json.loads(kube.helm("history", "fs", "-n", NAMESPACE, "-o", "json"))
+    assert history[-1]["status"] == "deployed", history[-3:]
+    assert history[-2]["description"].startswith("Rollback to"), history[-3:]
 
 
 def test_deleting_a_pod_of_each_service_under_traffic_converges(release: Release) -> None:
