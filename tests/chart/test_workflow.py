@@ -1,6 +1,6 @@
 """The GitHub workflow (.github/workflows/ci.yaml) for users of the repository: the test job
-runs where versions.toml's Debian pins exist (it runs the e2e test too, as `make test` does), and
-image tags are valid on every event."""
+runs where versions.toml's Debian pins exist (it runs the e2e test too, as `make test` does), an
+e2e job runs the same e2e tests on the public images, and image tags are valid on every event."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fileserver.devstack.config import DevstackSettings
 from tests.chart.conftest import ROOT
 
 pytestmark = pytest.mark.unit
@@ -57,6 +58,21 @@ def test_the_test_job_runs_in_debian_bookworm() -> None:
     major, minor = (int(x) for x in str(go["with"]["go-version"]).split(".")[:2])
     assert (major, minor) >= (1, 24)
     assert JOBS["test"]["env"]["PIP_BREAK_SYSTEM_PACKAGES"] == "1"  # scripts/bootstrap's pip
+
+
+def test_the_e2e_job_runs_the_e2e_tests_on_the_public_images() -> None:
+    job = JOBS["e2e"]
+    assert job["env"]["FILESERVER_DEV_IMAGES"] == "public"
+    assert DevstackSettings(images=job["env"]["FILESERVER_DEV_IMAGES"]).images == "public"
+    # The test job's container (its engine needs --privileged) and cache.
+    assert job["container"] == JOBS["test"]["container"]
+    assert _uses("e2e", "actions/cache") == _uses("test", "actions/cache")
+    commands = [s["run"] for s in _steps("e2e") if "run" in s]
+    assert commands[-3:] == [
+        "scripts/bootstrap",
+        "uv run fileserver dev install",
+        "uv run pytest -m e2e tests/e2e",
+    ]
 
 
 def test_image_tags_are_valid_on_pull_requests() -> None:

@@ -9,7 +9,15 @@ import pytest
 import yaml
 
 from fileserver.devstack.config import PROJECT_ROOT
-from fileserver.system.cluster import NODE_PORTS, bundled_values, chart_values, host_ports
+from fileserver.devstack.kind import public_node_image
+from fileserver.devstack.versions import Versions
+from fileserver.system.cluster import (
+    NODE_PORTS,
+    bundled_values,
+    chart_values,
+    host_ports,
+    public_images,
+)
 from fileserver.system.kube import CHART, command_deadline
 from fileserver.system.skaffold import NAMESPACE, RELEASE, nested
 
@@ -50,6 +58,23 @@ def test_chart_values_use_the_images_built_here_and_the_node_address() -> None:
     assert values["driveEmulator.publicUrl"] == "http://172.18.0.9:30090/"
     for key in ("uploader", "downloader", "driveEmulator", "prometheus"):
         assert values[f"{key}.service.type"] == "NodePort"
+
+
+def test_with_public_images_the_bundled_servers_keep_the_charts_defaults() -> None:
+    listed = chart_values({"app": "x/app:1"}, "10.0.0.1", public=True)
+    values = dict(v.split("=", 1) for v in listed)
+    assert values["image.pullPolicy"] == "Never"  # the app image is built and kind-loaded
+    assert values["prometheus.enabled"] == "true"
+    assert not [key for key in values if key.split(".")[0] in BUNDLED and key.endswith(".image")]
+    assert "mongodb.auth" not in values  # the official mongo image creates its root user
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert public_images() == {name: defaults[name]["image"] for name in BUNDLED}
+    assert public_images()["mongodb"].startswith("mongo:")
+    # kind-config.yaml's node image, on the devstack's Kubernetes minor version.
+    node = public_node_image()
+    assert node.startswith("kindest/node:v")
+    minor = ".".join(Versions.load(PROJECT_ROOT / "versions.toml").kubernetes.split(".")[:2])
+    assert node.removeprefix("kindest/node:").startswith(f"{minor}."), (node, minor)
 
 
 def test_the_values_file_names_the_bundled_images_built_here() -> None:
