@@ -127,6 +127,7 @@ def upload(label: str = "upload a file") -> list[Node]:
                 "/files/${file_id}",
                 status(200),
                 *post,
+                token=UP,
             ),
             "code != '200' || json().status in ['uploaded', 'failed']",
             http(
@@ -139,6 +140,7 @@ def upload(label: str = "upload a file") -> list[Node]:
                 json_equals("$.replicas[?(@.state != 'ready')]", "[]"),
                 json_has("$.replicas[?(@.state == 'ready')]"),
                 extract("holder", "$.replicas[?(@.state == 'ready')].account_id", match=-1),
+                token=UP,
             ),
         ),
         *wait(
@@ -442,6 +444,7 @@ if (digest != vars.get('sha')) {
                 status(200),
                 json_equals("$.total", "1"),
                 json_equals("$.items[0].id", "${file_id}"),
+                token=UP,
             ),
             http(
                 "rename the file",
@@ -462,6 +465,7 @@ if (digest != vars.get('sha')) {
                 json_equals("$.name", "renamed-${name}"),
                 json_equals("$.size", size),
                 json_equals("$.sha256", "${sha}"),
+                token=UP,
             ),
             http(
                 "error: download with a malformed range",
@@ -590,6 +594,7 @@ if (digest != vars.get('sha')) {
                 "/files/no-such-file",
                 status(404),
                 json_equals("$.detail", ".*no-such-file.*", regex=True),
+                token=UP,
             ),
             http(
                 "error: download an unknown file",

@@ -59,7 +59,7 @@ async def test_malformed_batch_is_422_and_stages_nothing(
     answer = await uploader.client.post("/files:batch", content=body, headers=BATCH)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"]
-    listing = await uploader.client.get("/files")
+    listing = await uploader.client.get("/files", headers=ADMIN)
     assert listing.json()["total"] == 0
     assert await staged_chunks(uploader) == 0
 

@@ -67,9 +67,9 @@ async def test_canary_never_leaves(
     # Replication of a small file, then the Downloader's view of it.
     file_id = (await uploader.upload(pattern(MiB), name="canary.bin"))["id"]
     await worker()
-    replicated = await call("GET", f"/files/{file_id}", 200)
+    replicated = await call("GET", f"/files/{file_id}", 200, headers=ADMIN)
     assert replicated.json()["status"] == "uploaded"
-    await call("GET", "/files", 200)
+    await call("GET", "/files", 200, headers=ADMIN)
     dl = downloader.client
     for path, headers in (
         ("/internal/catalog?kind=account", INTERNAL),
@@ -94,7 +94,7 @@ async def test_canary_never_leaves(
     await call("POST", "/accounts", 422, json={**not_json, "email": canary}, headers=ADMIN)
     await call("POST", "/accounts", 422, content=canary.encode(), headers=ADMIN)
     await call("GET", "/accounts/no-such-account", 404, headers=ADMIN)  # ids are echoed: no canary
-    await call("GET", "/files/no-such-file", 404)
+    await call("GET", "/files/no-such-file", 404, headers=ADMIN)
     await call("POST", "/accounts", 401, json=body, headers={"Authorization": f"Bearer {canary}"})
 
     # Failing calls: the emulator revokes the credentials; the check and a replication fail.
@@ -104,7 +104,7 @@ async def test_canary_never_leaves(
     assert revoked.json()["reason"]
     second = (await uploader.upload(pattern(MiB, seed=1), name="after-revoke.bin"))["id"]
     await worker()
-    failed = await call("GET", f"/files/{second}", 200)
+    failed = await call("GET", f"/files/{second}", 200, headers=ADMIN)
     assert failed.json()["status"] == "failed", failed.text
     health = await call("GET", f"/accounts/{account_id}", 200, headers=ADMIN)
     assert health.json()["health"] == "auth_failed"

@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.fuzz.conftest import LiveApp
+from tests.uploader.conftest import RegisterAccounts, RunWorker
 from tests.utils.downloader import LiveDownloader
 from tests.utils.drive import ADMIN_TOKEN as EMULATOR_ADMIN_TOKEN
 from tests.utils.uploader import LiveUploader
@@ -42,11 +43,8 @@ COMMON = {
 }
 
 PUBLIC: dict[str, dict[tuple[str, str], str]] = {
-    "uploader": {
-        **COMMON,
-        ("GET", "/files"): "reading the catalog is open (docs/uploader.md, API)",
-        ("GET", "/files/{file_id}"): "reading the catalog is open (docs/uploader.md, API)",
-    },
+    # Its catalog is not: a file's replicas name their Drive ids (see below).
+    "uploader": dict(COMMON),
     "downloader": {
         **COMMON,
         ("GET", "/files/{file_id}/download"): "the public download URL every user calls",
@@ -183,3 +181,53 @@ async def test_wrong_tokens_are_refused(uploader: LiveUploader, downloader: Live
     for headers in (INTERNAL, DL_ADMIN, {"Authorization": "Basic " + UP_ADMIN["Authorization"]}):
         answer = await uploader.client.get("/accounts", headers=headers)
         assert answer.status_code == 401
+
+
+async def test_an_anonymous_caller_learns_a_drive_id_only_from_a_charged_download(
+    uploader: LiveUploader,
+    downloader: LiveDownloader,
+    stats_app: LiveApp,
+    register_accounts: RegisterAccounts,
+    worker: RunWorker,
+) -> None:
+    """A Drive id is a link anyone can fetch, past the Downloader's budget: every public route
+    of the services is called anonymously on a replicated file, and only the download route,
+    which charges an account for the URL it hands out, names one."""
+    from tests.utils.downloader import ADMIN as DL_ADMIN
+    from tests.utils.uploader import ADMIN as UP_ADMIN
+    from tests.utils.uploader import MiB, pattern
+
+    await register_accounts(2)
+    file_id = (await uploader.upload(pattern(MiB), name="public.bin"))["id"]
+    await worker()
+    admin_view = (await uploader.client.get(f"/files/{file_id}", headers=UP_ADMIN)).json()
+    assert admin_view["status"] == "uploaded", admin_view
+    drive_ids = {r["drive_file_id"] for r in admin_view["replicas"]}
+    account_ids = {r["account_id"] for r in admin_view["replicas"]}
+    assert len(drive_ids) == len(account_ids) == 2, admin_view
+    values = {"file_id": file_id, "account_id": sorted(account_ids)[0]}
+
+    seen: list[str] = []
+    for service, live in (("uploader", uploader), ("downloader", downloader), ("stats", stats_app)):
+        for method, path in sorted(PUBLIC[service]):
+            if method != "GET" or path == "/files/{file_id}/download":
+                continue
+            url = re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], path)
+            answer = await live.client.get(url)
+            leaked = [i for i in drive_ids if i in answer.text]
+            assert not leaked, f"{service} {path} names Drive ids {leaked}: {answer.text[:200]}"
+            seen.append(f"{service} {path}")
+    assert "uploader /metrics" in seen  # the routes were really called
+    # The Uploader's catalog, which names them, refuses anonymous callers.
+    for url in ("/files", f"/files/{file_id}"):
+        assert (await uploader.client.get(url)).status_code == 401
+
+    # The download route: one Drive id, and its bytes charged to that replica's account.
+    ticket = (await downloader.client.get(f"/files/{file_id}/download")).json()
+    (named,) = [i for i in drive_ids if i in ticket["url"]]
+    holder = next(r["account_id"] for r in admin_view["replicas"] if r["drive_file_id"] == named)
+    assert ticket["account_id"] == holder
+    assert ticket["charged_bytes"] == MiB
+    figures = await downloader.client.get(f"/accounts/{holder}/stats", headers=DL_ADMIN)
+    assert figures.status_code == 200, figures.text
+    assert figures.json()["issued_today"] == MiB, figures.json()  # the ledger, in real time

@@ -253,7 +253,7 @@ async def test_downloader_away_events_wait_and_removal_waits_for_it(
     await worker()
     for emulator_account, _ in accounts:
         assert await drive_files(emulator_account, drive) == []
-    assert (await uploader.client.get(f"/files/{file_id}")).status_code == 404
+    assert (await uploader.client.get(f"/files/{file_id}", headers=ADMIN)).status_code == 404
     await uploader.app.state.jobs.relay()
     await worker()
     await assert_catalog_matches(downloader.client)
@@ -319,7 +319,7 @@ async def test_credentials_never_reach_logs_or_answers(
         created.text,
         (await uploader.client.get("/accounts", headers=ADMIN)).text,
         (await uploader.client.get(f"/accounts/{created.json()['id']}", headers=ADMIN)).text,
-        (await uploader.client.get(f"/files/{file_id}")).text,
+        (await uploader.client.get(f"/files/{file_id}", headers=ADMIN)).text,
         (await uploader.client.get("/metrics")).text,
     ]
     assert caplog.records  # the flow did log

@@ -65,7 +65,7 @@ class LiveUploader:
         return body
 
     async def file(self, file_id: str) -> dict[str, Any]:
-        response = await self.client.get(f"/files/{file_id}")
+        response = await self.client.get(f"/files/{file_id}", headers=ADMIN)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

@@ -21,13 +21,17 @@ router = APIRouter(
 )
 
 
-@router.post("/events", response_model=EventBatchResult)
+# 400: a body that is not text (FastAPI's own answer: "There was an error parsing the body").
+UNPARSABLE = errors(_400="the body is not UTF-8 JSON")
+
+
+@router.post("/events", response_model=EventBatchResult, responses=UNPARSABLE)
 async def post_events(rt: RuntimeDep, batch: EventBatch) -> EventBatchResult:
     """Apply catalog events (stale or duplicate ones are acknowledged and ignored)."""
     return await service.apply_events(rt=rt, batch=batch)
 
 
-@router.post("/stats", response_model=StatsBatchResult)
+@router.post("/stats", response_model=StatsBatchResult, responses=UNPARSABLE)
 async def post_stats(rt: RuntimeDep, session: SessionDep, batch: StatsBatch) -> StatsBatchResult:
     """Apply one batch of statistics increments (once per batch id)."""
     return await service.apply_stats(session=session, batch=batch, now=rt.clock())

@@ -1,4 +1,9 @@
-"""``/files``: upload (streamed, single or batch), read, change, retry and delete files."""
+"""``/files``: upload (streamed, single or batch), read, change, retry and delete files.
+
+Every route needs the admin credential, reads included: a file's replicas name their Drive
+ids, and a Drive id is a download link that bypasses the Downloader's budget (anyone could
+fetch it without a lease or a charge). Clients download through the Downloader.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,12 @@ from services.uploader.schemas import (
     Sha256,
 )
 
-router = APIRouter(prefix="/files", tags=["files"])
+router = APIRouter(
+    prefix="/files",
+    tags=["files"],
+    dependencies=[Depends(require_admin)],
+    responses=errors(401),
+)
 UNKNOWN = "no such file (or deleted)"
 
 RAW_BODY: dict[str, Any] = {
@@ -54,9 +64,8 @@ MULTIPART_BODY: dict[str, Any] = {
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FileRead,
-    dependencies=[Depends(require_admin)],
     openapi_extra=RAW_BODY,
-    responses=errors(401, 413),
+    responses=errors(413),
 )
 async def upload_file(
     request: Request,
@@ -86,9 +95,8 @@ async def upload_file(
     ":batch",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BatchRead,
-    dependencies=[Depends(require_admin)],
     openapi_extra=MULTIPART_BODY,
-    responses=errors(401, 413),
+    responses=errors(413),
 )
 async def upload_batch(
     request: Request,
@@ -177,8 +185,7 @@ async def get_file(file: FileDep) -> FileRead:
 @router.patch(
     "/{file_id}",
     response_model=FileRead,
-    dependencies=[Depends(require_admin)],
-    responses=errors(400, 401, _404=UNKNOWN, _409="being deleted, or changed meanwhile"),
+    responses=errors(400, _404=UNKNOWN, _409="being deleted, or changed meanwhile"),
 )
 async def update_file(file_id: str, data: FileUpdate, jobs: JobsDep) -> FileRead:
     """Rename, fix the content type, or ask for a number of replicas."""
@@ -189,8 +196,7 @@ async def update_file(file_id: str, data: FileUpdate, jobs: JobsDep) -> FileRead
     "/{file_id}",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FileRead,
-    dependencies=[Depends(require_admin)],
-    responses=errors(401, _404=UNKNOWN),
+    responses=errors(_404=UNKNOWN),
 )
 async def delete_file(file_id: str, jobs: JobsDep) -> FileRead:
     """Delete a file: out of the Downloader's choices first, then off every account."""
@@ -201,8 +207,7 @@ async def delete_file(file_id: str, jobs: JobsDep) -> FileRead:
     "/{file_id}:retry",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=FileRead,
-    dependencies=[Depends(require_admin)],
-    responses=errors(401, _404=UNKNOWN, _409="being deleted, or changed meanwhile"),
+    responses=errors(_404=UNKNOWN, _409="being deleted, or changed meanwhile"),
 )
 async def retry_file(file_id: str, jobs: JobsDep) -> FileRead:
     """Retry a failed file's replication with a fresh attempt budget."""

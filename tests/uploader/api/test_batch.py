@@ -31,7 +31,7 @@ async def test_batch_registers_every_file(
     assert await mongo_db["files"].count_documents({}) == 3
     assert await mongo_db["fs.files"].count_documents({}) == 3
     assert await mongo_db["batches"].count_documents({}) == 0
-    listed = (await uploader.client.get("/files")).json()
+    listed = (await uploader.client.get("/files", headers=ADMIN)).json()
     assert listed["total"] == 3
 
 

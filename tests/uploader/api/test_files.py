@@ -15,6 +15,14 @@ from tests.utils.uploader import ADMIN, LiveUploader, live_uploader, pattern, up
 pytestmark = pytest.mark.integration
 
 
+async def _listing(uploader: LiveUploader, params: dict[str, Any]) -> dict[str, Any]:
+    """A page of ``GET /files`` (an admin route: replicas name their Drive ids)."""
+    listed: dict[str, Any] = (
+        await uploader.client.get("/files", params=params, headers=ADMIN)
+    ).json()
+    return listed
+
+
 async def staged_count(db: AsyncDatabase[Any]) -> tuple[int, int]:
     return await db["fs.files"].count_documents({}), await db["fs.chunks"].count_documents({})
 
@@ -52,17 +60,17 @@ async def test_list_filters_and_paginates(uploader: LiveUploader) -> None:
         await uploader.upload(pattern(100, seed=i), name=f"clip-{i}.mp4", content_type="video/mp4")
     await uploader.upload(b"hello", name="notes.txt", content_type="text/plain; charset=utf-8")
 
-    page = (await uploader.client.get("/files", params={"limit": 2, "offset": 1})).json()
+    page = await _listing(uploader, {"limit": 2, "offset": 1})
     assert page["total"] == 6
     assert len(page["items"]) == 2
     assert page["offset"] == 1
-    videos = (await uploader.client.get("/files", params={"content_type": "video/mp4"})).json()
+    videos = await _listing(uploader, {"content_type": "video/mp4"})
     assert videos["total"] == 5
-    clips = (await uploader.client.get("/files", params={"name_prefix": "clip-"})).json()
+    clips = await _listing(uploader, {"name_prefix": "clip-"})
     assert sorted(f["name"] for f in clips["items"]) == [f"clip-{i}.mp4" for i in range(5)]
-    text = (await uploader.client.get("/files", params={"status": "replicating"})).json()
+    text = await _listing(uploader, {"status": "replicating"})
     assert text["total"] == 6
-    none = (await uploader.client.get("/files", params={"name_prefix": ".*"})).json()
+    none = await _listing(uploader, {"name_prefix": ".*"})
     assert none["total"] == 0  # a prefix is literal text, not a pattern
 
 
@@ -80,7 +88,7 @@ async def test_list_changed_since_in_update_order(uploader: LiveUploader) -> Non
     def ids(page: Any) -> list[str]:
         return [f["id"] for f in page.json()["items"]]
 
-    by_update = await uploader.client.get("/files", params={"sort": "updated_at"})
+    by_update = await uploader.client.get("/files", params={"sort": "updated_at"}, headers=ADMIN)
     assert by_update.status_code == 200
     assert ids(by_update) == [third["id"], first["id"], second["id"]]
     # A file being deleted is still listed, with its status; once purged it is gone (404).
@@ -88,11 +96,11 @@ async def test_list_changed_since_in_update_order(uploader: LiveUploader) -> Non
 
     since = by_update.json()["items"][1]["updated_at"]
     changed = await uploader.client.get(
-        "/files", params={"sort": "updated_at", "updated_after": since}
+        "/files", params={"sort": "updated_at", "updated_after": since}, headers=ADMIN
     )
     assert ids(changed) == [first["id"], second["id"]]  # inclusive: nothing at `since` lost
     assert changed.json()["total"] == 2
-    newest = await uploader.client.get("/files")
+    newest = await uploader.client.get("/files", headers=ADMIN)
     assert ids(newest) == [third["id"], second["id"], first["id"]]
 
     for params in (
@@ -100,7 +108,7 @@ async def test_list_changed_since_in_update_order(uploader: LiveUploader) -> Non
         {"updated_after": "yesterday"},
         {"sort": "name"},
     ):
-        refused = await uploader.client.get("/files", params=params)
+        refused = await uploader.client.get("/files", params=params, headers=ADMIN)
         assert refused.status_code == 422, params
 
 
@@ -115,7 +123,7 @@ async def test_cursor_pages_walk_every_file_once_in_both_orders(uploader: LiveUp
         ids: list[str] = []
         params: dict[str, Any] = {"sort": sort, "limit": 2, "count": "false"}
         while True:
-            page = (await uploader.client.get("/files", params=params)).json()
+            page = (await uploader.client.get("/files", params=params, headers=ADMIN)).json()
             assert page["total"] is None
             ids += [f["id"] for f in page["items"]]
             if page["next"] is None:
@@ -126,16 +134,16 @@ async def test_cursor_pages_walk_every_file_once_in_both_orders(uploader: LiveUp
     assert await walk("-created_at") == newest
     assert await walk("updated_at") == [f["id"] for f in uploaded[1:]] + [uploaded[0]["id"]]
 
-    counted = (await uploader.client.get("/files", params={"limit": 5})).json()
+    counted = await _listing(uploader, {"limit": 5})
     assert counted["total"] == 5
     assert counted["next"] is not None  # a full page: the walk ends on the empty one after it
-    first = (await uploader.client.get("/files", params={"limit": 2})).json()
+    first = await _listing(uploader, {"limit": 2})
     for params in (
         {"after": first["next"], "offset": 1},
         {"after": first["next"], "sort": "updated_at"},  # the cursor of another order
         {"after": "bm90IGEgY3Vyc29y"},
     ):
-        refused = await uploader.client.get("/files", params=params)
+        refused = await uploader.client.get("/files", params=params, headers=ADMIN)
         assert refused.status_code == 422, params
 
 
@@ -200,7 +208,7 @@ async def test_bad_inputs_answer_4xx_with_clear_messages(
     assert mismatch.status_code == 422
     assert "sha256 mismatch" in mismatch.json()["detail"]
 
-    unknown = await uploader.client.get("/files/does-not-exist")
+    unknown = await uploader.client.get("/files/does-not-exist", headers=ADMIN)
     assert unknown.status_code == 404
     assert unknown.json()["detail"] == "no file with id 'does-not-exist'"
     for method in ("PATCH", "DELETE"):
@@ -254,7 +262,7 @@ async def test_mutations_need_the_admin_token(uploader: LiveUploader) -> None:
     assert (await uploader.client.patch(f"/files/{body['id']}", json={})).status_code == 401
     assert (await uploader.client.post("/files:batch", content=b"")).status_code == 401
     assert (await uploader.client.post("/uploads", json={})).status_code == 401
-    assert (await uploader.client.get(f"/files/{body['id']}")).status_code == 200
+    assert (await uploader.client.get(f"/files/{body['id']}", headers=ADMIN)).status_code == 200
 
 
 async def test_health_ready_metrics_openapi(uploader: LiveUploader) -> None:

@@ -32,11 +32,12 @@ async def test_redis_away_upload_is_accepted_and_a_locked_write_is_503(
         )
         assert upload.status_code == 202, upload.text
         file_id = upload.json()["id"]
-        assert (await up.client.get(f"/files/{file_id}")).json()["status"] == "replicating"
+        stored = await up.client.get(f"/files/{file_id}", headers=ADMIN)
+        assert stored.json()["status"] == "replicating"
         assert _enqueue_failures() == before + 1  # left for the sweep, counted
 
         rename = await up.client.patch(f"/files/{file_id}", json={"name": "b.bin"}, headers=ADMIN)
         assert rename.status_code == 503, rename.text
         assert rename.headers["retry-after"] == "5"
         assert "Redis" in rename.json()["detail"]
-        assert (await up.client.get(f"/files/{file_id}")).json()["name"] == "a.bin"
+        assert (await up.client.get(f"/files/{file_id}", headers=ADMIN)).json()["name"] == "a.bin"
