@@ -55,7 +55,14 @@ class Settings(RequestLimitSettings):
     relay_batch_size: int = Field(default=200, ge=1, le=1000)
     relay_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    worker_max_jobs: int = Field(default=8, ge=1)
+    worker_max_jobs: int = Field(
+        default=8, ge=1, description="slots for urgent jobs: new files' replicas, reconciles"
+    )
+    worker_background_jobs: int = Field(
+        default=4,
+        ge=1,
+        description="slots for background jobs: backfill, replica removal, draining",
+    )
     job_timeout_seconds: int = Field(
         default=3600, ge=5, description="also how long a killed worker's job waits to rerun"
     )

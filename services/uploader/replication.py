@@ -307,8 +307,10 @@ async def reconcile(r: Replicator, file_id: str) -> StoredFile | None:
             # Detached first, deleted second: a crash in between leaves an orphan the sweep
             # removes, never a file pointing at missing bytes.
             await r.staging.delete(staged)
+        # Copies that make a new file downloadable go first; those of a served file can wait.
+        background = file.status != FileStatus.REPLICATING
         for account_id in plan.replicate:
-            await r.jobs.replicate(file_id, account_id)
+            await r.jobs.replicate(file_id, account_id, background=background)
         for account_id in plan.remove:
             await r.jobs.remove_replica(file_id, account_id)
         return file
@@ -627,6 +629,25 @@ async def drain_account(r: Replicator, account_id: str) -> bool:
         log.info("account %s drained and deleted", account_id)
         await r.jobs.relay()
     return True
+
+
+async def release_account(r: Replicator, account_id: str) -> int:
+    """Take an account that can no longer take replicas (disabled, refused credentials) off
+    the files that were still to get one; the number of files reconciled.
+
+    Its queued copies were cancelled when it was disabled (:meth:`Jobs.cancel_account`); here
+    each such file is planned again: a replica not started yet goes, a replicating file picks
+    another account, and one an attempt may have begun is removed from Drive.
+    """
+    account = await repository.get_account(account_id)
+    if account is None or can_take_replicas(account):
+        return 0
+    released = 0
+    async for file in repository.files_pending_on(account_id, BACKFILL_BATCH):
+        await reconcile(r, file.id)
+        released += 1
+    log.info("account %s: released from %d files", account_id, released)
+    return released
 
 
 def _needs_reconcile(

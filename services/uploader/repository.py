@@ -238,6 +238,14 @@ async def uploaded_files(batch_size: int) -> AsyncIterator[StoredFile]:
         yield StoredFile.model_validate(doc)
 
 
+async def files_pending_on(account_id: str, batch_size: int) -> AsyncIterator[StoredFile]:
+    """Live files with a replica still to be made on ``account_id``, read by one cursor."""
+    query = {"deleted": False, f"replicas.{account_id}.state": ReplicaState.PENDING.value}
+    cursor = StoredFile.get_pymongo_collection().find(query, batch_size=batch_size)
+    async for doc in cursor:
+        yield StoredFile.model_validate(doc)
+
+
 async def uploaded_files_after(after: str, limit: int) -> list[StoredFile]:
     """Up to ``limit`` live ``uploaded`` files whose id follows ``after``, by id."""
     query = {"deleted": False, "status": FileStatus.UPLOADED.value, "_id": {"$gt": after}}

@@ -170,6 +170,10 @@ async def update_account(
     await jobs.relay()
     if data.credentials is not None or (changes.get("enabled") is True and not current.enabled):
         await jobs.backfill_account(account_id)
+    elif changes.get("enabled") is False and current.enabled:
+        cancelled = await jobs.cancel_account(account_id)
+        log.info("account %s disabled: %d queued copies to it cancelled", account_id, cancelled)
+        await jobs.release_account(account_id)
     return updated
 
 
@@ -188,7 +192,8 @@ async def delete_account(*, account_id: str, manager: str | None, jobs: Jobs) ->
         if not account.draining:
             raise await _refused_write(account_id, manager)
         # already draining: deleting twice is the same request
-    log.info("account %s is being drained", account_id)
+    cancelled = await jobs.cancel_account(account_id)
+    log.info("account %s is being drained (%d queued copies cancelled)", account_id, cancelled)
     await jobs.relay()
     await jobs.drain_account(account_id)
     return account

@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 from bson import Binary, ObjectId
-from gridfs import AsyncGridFSBucket, NoFile
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -54,10 +53,10 @@ class Staged:
 
 
 class Staging:
-    """The GridFS bucket that holds staged bytes."""
+    """The GridFS bucket that holds staged bytes (``fs.files`` and ``fs.chunks``, in GridFS's
+    layout, written and read here in batches a MongoDB-wire server of any kind can take)."""
 
     def __init__(self, database: AsyncDatabase[Any], *, chunk_bytes: int) -> None:
-        self.bucket = AsyncGridFSBucket(database)
         self.chunk_bytes = chunk_bytes
         self._files = database["fs.files"]
         self._chunks = database["fs.chunks"]
@@ -206,17 +205,23 @@ class Staging:
         return await self._files.count_documents({"_id": staging_id}, limit=1) > 0
 
     async def delete(self, staging_id: ObjectId) -> None:
-        """Remove a staged file and its chunks; deleting what is gone already is fine."""
-        try:
-            await self.bucket.delete(staging_id)
-        except NoFile:
-            await self._chunks.delete_many({"files_id": staging_id})
+        """Remove a staged file and its chunks; deleting what is gone already is fine.
+
+        The files document first, then every chunk but the first, then the first: whatever a
+        crash leaves midway still has its chunk 0, by which the sweep finds orphans.
+        """
+        await self._files.delete_one({"_id": staging_id})
+        await self._chunks.delete_many({"files_id": staging_id, "n": {"$gt": 0}})
+        await self._chunks.delete_many({"files_id": staging_id})
 
     async def candidates_for_sweep(self, older_than: timedelta) -> list[ObjectId]:
         """Staged files and chunk groups older than ``older_than``, to check for orphans.
 
-        Chunks without a files document are uploads cut off by a crash (the driver writes the
-        files document last) or resumable sessions; their GridFS id dates their start.
+        Chunks without a files document are uploads cut off by a crash (chunks are written
+        first, the files document last) or resumable sessions; their GridFS id dates their
+        start. A group is found by its chunk 0, which is written first and deleted last: one
+        document per staged file whatever its size (an equality on ``n`` that FerretDB pushes
+        down to its SQL backend), not every chunk of every staged byte.
         """
         cutoff = utcnow() - older_than
         found: list[ObjectId] = [
@@ -224,13 +229,14 @@ class Staging:
             async for doc in self._files.find({"uploadDate": {"$lt": cutoff}}, projection={})
         ]
         listed = set(found)
-        for owner in await self._chunks.distinct("files_id"):
-            if (
-                isinstance(owner, ObjectId)
-                and owner not in listed
-                and owner.generation_time < cutoff
-                and not await self.exists(owner)
-            ):
+        # Ids made in cutoff's second or before (an id's time has whole seconds).
+        bound = ObjectId.from_datetime(cutoff + timedelta(seconds=1))
+        firsts = self._chunks.find(
+            {"n": 0, "files_id": {"$lt": bound}}, projection={"files_id": 1, "_id": 0}
+        )
+        async for chunk in firsts:
+            owner = chunk["files_id"]
+            if isinstance(owner, ObjectId) and owner not in listed and not await self.exists(owner):
                 found.append(owner)
         return found
 

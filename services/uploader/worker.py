@@ -1,23 +1,27 @@
 """The Uploader's arq worker: replication, replica removal, draining, backfill, relay, sweeps.
 
 Jobs are thin: they unpack the context and call :mod:`services.uploader.replication` or
-:mod:`services.uploader.relay`. Clients are made in :func:`on_startup` and closed in
-:func:`on_shutdown`. Besides the jobs the API queues, two cron jobs keep the system converging
-when a queued job was lost (worker killed, Redis flushed): the relay every few seconds, and a
-sweep that reconciles every unfinished file and account.
+:mod:`services.uploader.relay`. One process serves both queues (:class:`Workers`), each with
+its own slots, so backfill never holds up a new file; clients are made once for both in
+:func:`on_startup` and closed in :func:`on_shutdown`. Besides the jobs the API queues, two
+cron jobs keep the system converging when a queued job was lost (worker killed, Redis
+flushed): the relay every few seconds, and a sweep that reconciles every unfinished file and
+account.
 
 Run it with ``python -m services.uploader.worker`` (settings from the environment).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from arq import cron
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Function, Worker, func
 from prometheus_client import start_http_server
 from pymongo import AsyncMongoClient
@@ -108,6 +112,11 @@ async def backfill_account(ctx: dict[str, Any], account_id: str) -> None:
     await replication.backfill_account(ctx["replicator"], account_id)
 
 
+async def release_account(ctx: dict[str, Any], account_id: str) -> None:
+    """Take a disabled account off the files that were still to get a replica on it."""
+    await replication.release_account(ctx["replicator"], account_id)
+
+
 async def relay_events(ctx: dict[str, Any]) -> int:
     """Deliver pending changes to the Downloader (it may be down: then the cron retries)."""
     settings: Settings = ctx["settings"]
@@ -142,50 +151,102 @@ def functions(settings: Settings) -> list[Function]:
         func(remove_replica, name=names.REMOVE_REPLICA, max_tries=tries),
         func(drain_account, name=names.DRAIN_ACCOUNT, max_tries=tries),
         func(backfill_account, name=names.BACKFILL_ACCOUNT, max_tries=tries),
+        func(release_account, name=names.RELEASE_ACCOUNT, max_tries=tries),
         func(relay_events, name=names.RELAY_EVENTS, max_tries=3),
     ]
 
 
-def make_worker(settings: Settings | None = None, **options: Any) -> Worker:
-    """An arq worker for the Uploader's queue (tests pass ``burst=True`` and their settings)."""
-    settings = settings or get_settings()
+def make_worker(
+    settings: Settings, *, ctx: dict[str, Any], background: bool = False, **options: Any
+) -> Worker:
+    """The arq worker of one of the Uploader's queues (see :mod:`services.uploader.jobs`).
+
+    Its clients are made once for both by :class:`Workers` (``ctx``); the cron jobs run on
+    the urgent queue's worker.
+    """
     every = set(range(0, 60, settings.sweep_interval_seconds))
-    ctx = {"settings": settings, **options.pop("ctx", {})}
+    crons = options.pop(
+        "cron_jobs",
+        [
+            cron(relay_events, name="relay_cron", second=every, run_at_startup=True, unique=True),
+            cron(sweep, name="sweep_cron", second=every, run_at_startup=True, unique=True),
+        ],
+    )
     defaults: dict[str, Any] = {
         "functions": functions(settings),
-        "cron_jobs": [
-            cron(
-                relay_events,
-                name="relay_cron",
-                second=every,
-                run_at_startup=True,
-                unique=True,
-            ),
-            cron(
-                sweep,
-                name="sweep_cron",
-                second=every,
-                run_at_startup=True,
-                unique=True,
-            ),
-        ],
-        "queue_name": settings.queue_name,
+        "cron_jobs": [] if background else crons,
+        "queue_name": names.background_queue(settings.queue_name)
+        if background
+        else settings.queue_name,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
-        "on_startup": on_startup,
-        "on_shutdown": on_shutdown,
-        "max_jobs": settings.worker_max_jobs,
+        "max_jobs": settings.worker_background_jobs if background else settings.worker_max_jobs,
         "keep_result": 0,
         "job_timeout": settings.job_timeout_seconds,
+        "handle_signals": False,  # Workers stops both
         "ctx": ctx,
     }
     defaults.update(options)
     return Worker(**defaults)
 
 
+class Workers:
+    """The worker process: one arq worker per queue in one event loop, sharing the clients.
+
+    ``burst`` (tests) runs until both queues are empty: a job on one queue may queue work on
+    the other, so the two workers run again until neither has anything left.
+    """
+
+    def __init__(self, settings: Settings | None = None, **options: Any) -> None:
+        self.settings = settings or get_settings()
+        self.ctx: dict[str, Any] = {"settings": self.settings, **options.pop("ctx", {})}
+        self.burst = bool(options.get("burst"))
+        self.workers = [
+            make_worker(self.settings, ctx=self.ctx, **options),
+            make_worker(self.settings, ctx=self.ctx, background=True, **options),
+        ]
+        self._pool: ArqRedis | None = None
+
+    async def async_run(self) -> None:
+        self._pool = await create_pool(RedisSettings.from_dsn(self.settings.redis_url))
+        self.ctx["redis"] = self._pool
+        await on_startup(self.ctx)
+        jobs: Jobs = self.ctx["jobs"]
+        while True:
+            await asyncio.gather(*(worker.async_run() for worker in self.workers))
+            if not self.burst or not any(await jobs.depths()):
+                return
+
+    def stop(self, signum: signal.Signals) -> None:
+        """Cancel both workers' jobs and loops (arq retries the cancelled jobs later)."""
+        for worker in self.workers:
+            worker.handle_sig(signum)
+
+    async def close(self) -> None:
+        for worker in self.workers:
+            await worker.close()
+        await on_shutdown(self.ctx)
+        if self._pool is not None:
+            await self._pool.close(close_connection_pool=True)
+            self._pool = None
+
+
+async def _serve() -> None:
+    workers = Workers()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, workers.stop, signum)
+    try:
+        await workers.async_run()
+    except asyncio.CancelledError:
+        log.info("worker stopped by a signal")
+    finally:
+        await workers.close()
+
+
 def main() -> None:
     """Run the worker until a signal stops it."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    make_worker().run()
+    asyncio.run(_serve())
 
 
 if __name__ == "__main__":

@@ -104,12 +104,13 @@ def register_accounts(uploader: LiveUploader, emulator_admin: EmulatorAdmin) -> 
 def worker(
     settings: Settings, uploader: LiveUploader, downloader: LiveDownloader, drive: DriveSettings
 ) -> RunWorker:
-    """Factory: run the Uploader's jobs in process until the queue is empty."""
+    """Factory: run the Uploader's jobs in process until both queues are empty (``changes``:
+    settings of this run, e.g. ``worker_background_jobs=1``)."""
 
-    async def run(**options: Any) -> None:
+    async def run(changes: dict[str, Any] | None = None, **options: Any) -> None:
         options.setdefault("downloader", downloader.client)
         await run_worker(
-            settings,
+            settings.model_copy(update=changes or {}),
             drive=drive,
             mongo=uploader.app.state.mongo,
             locks=uploader.app.state.locks,

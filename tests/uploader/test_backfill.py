@@ -178,7 +178,8 @@ async def test_the_sweep_places_files_below_their_placement(
     # A new account whose backfill job was lost (Redis flushed, say): only the sweep notices.
     ((_, c),) = await register_accounts(1)
     await uploader.app.state.jobs.redis.delete(f"arq:job:backfill_account:{c['id']}")
-    await uploader.app.state.jobs.redis.delete(uploader.settings.queue_name)
+    jobs = uploader.app.state.jobs
+    await jobs.redis.delete(jobs.queue_name, jobs.background_queue)
 
     await replication.sweep(replicator(uploader, drive), orphans_after=timedelta(hours=1))
     assert states(await uploader.file(file_id)) == {b["id"]: "ready", c["id"]: "pending"}

@@ -6,12 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.drive.config import DriveSettings
 from services.shared.days import utcnow
 from services.uploader import replication
 from services.uploader.models import Batch, BatchEntry, UploadSession
+from services.uploader.staging import Staging
 from services.uploader.vault import Vault
 from tests.utils.uploader import LiveUploader, pattern
 
@@ -90,3 +92,63 @@ async def _one(data: bytes) -> Any:
 
 async def _ignore(offset: int) -> None:
     del offset
+
+
+class _Replies(monitoring.CommandListener):
+    """What the server answered to each command on ``fs.chunks``: names and documents."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+        self.documents = 0
+        self._on_chunks: set[int] = set()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command.get(event.command_name) == "fs.chunks" or (
+            event.command_name == "getMore" and event.command.get("collection") == "fs.chunks"
+        ):
+            self.commands.append(event.command_name)
+            self._on_chunks.add(event.request_id)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        if event.request_id in self._on_chunks:
+            cursor = event.reply.get("cursor", {})
+            self.documents += len(cursor.get("firstBatch", cursor.get("nextBatch", [])))
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._on_chunks.discard(event.request_id)
+
+
+async def _orphan_reads(mongo_url: str, database: str, chunks: int) -> _Replies:
+    """Stage one cut-off upload of ``chunks`` chunks; what the sweep's orphan search read."""
+    listener = _Replies()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(mongo_url, event_listeners=[listener])
+    try:
+        db = client[database]
+        await db["fs.chunks"].delete_many({})
+        await db["fs.files"].delete_many({})
+        staging = Staging(db, chunk_bytes=1024)
+        cut_off = staging.open_writer(file_id=f"cut-{chunks}", filename="cut.bin")
+        await cut_off.write(pattern(chunks * 1024))  # chunks, and never a files document
+        listener.commands.clear()
+        listener.documents = 0
+        found = await staging.candidates_for_sweep(timedelta(0))
+        assert found == [cut_off.staging_id]
+        await staging.delete(cut_off.staging_id)
+        assert await db["fs.chunks"].count_documents({}) == 0
+    finally:
+        await client.close()
+    return listener
+
+
+async def test_finding_orphans_reads_one_chunk_per_staged_file_whatever_its_size(
+    uploader: LiveUploader,
+) -> None:
+    """The sweep runs every few seconds: its cost must follow the staged files, not their
+    bytes (a 1.5 GB file once made it 9× slower: it read every chunk's owner)."""
+    settings = uploader.settings
+    database = f"{settings.mongo_db}-orphans"  # a database of its own: the counts are exact
+    small = await _orphan_reads(settings.mongo_url, database, chunks=2)
+    large = await _orphan_reads(settings.mongo_url, database, chunks=300)
+    assert small.documents == large.documents == 1, (small.documents, large.documents)
+    assert "distinct" not in small.commands + large.commands
+    assert small.commands == large.commands == ["find"], large.commands

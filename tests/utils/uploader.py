@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from services.drive.config import DriveSettings
 from services.uploader.config import Settings
 from services.uploader.main import create_app
-from services.uploader.worker import make_worker
+from services.uploader.worker import Workers
 from tests.utils.downloader import INTERNAL_TOKEN
 
 ADMIN_TOKEN = "test-uploader-admin-token-0123"
@@ -92,7 +92,7 @@ async def run_worker(
     locks: Any = None,
     **options: Any,
 ) -> None:
-    """Run the Uploader's jobs in this process until the queue is empty (arq burst mode)."""
+    """Run the Uploader's jobs in this process until both queues are empty (arq burst mode)."""
     ctx: dict[str, Any] = {}
     if downloader is not None:
         ctx["http"] = downloader
@@ -103,13 +103,11 @@ async def run_worker(
     if locks is not None:
         ctx["locks"] = locks
     options.setdefault("cron_jobs", [])
-    worker = make_worker(
-        settings, burst=True, poll_delay=0.05, handle_signals=False, ctx=ctx, **options
-    )
+    workers = Workers(settings, burst=True, poll_delay=0.05, ctx=ctx, **options)
     try:
-        await worker.async_run()
+        await workers.async_run()
     finally:
-        await worker.close()
+        await workers.close()
 
 
 def pattern(size: int, seed: int = 0) -> bytes:
