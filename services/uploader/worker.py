@@ -226,7 +226,7 @@ class Workers:
             await worker.close()
         await on_shutdown(self.ctx)
         if self._pool is not None:
-            await self._pool.close(close_connection_pool=True)
+            await self._pool.aclose()
             self._pool = None
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from bson import ObjectId
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -127,17 +128,22 @@ async def _orphan_reads(mongo_url: str, database: str, chunks: int) -> _Replies:
         await db["fs.chunks"].delete_many({})
         await db["fs.files"].delete_many({})
         staging = Staging(db, chunk_bytes=1024)
-        cut_off = staging.open_writer(file_id=f"cut-{chunks}", filename="cut.bin")
-        await cut_off.write(pattern(chunks * 1024))  # chunks, and never a files document
+        # What a writer killed midway leaves: its chunks, and never a files document.
+        cut_off = ObjectId()
+        await db["fs.chunks"].insert_many(
+            [{"files_id": cut_off, "n": n, "data": pattern(1024, seed=n)} for n in range(chunks)]
+        )
         listener.commands.clear()
         listener.documents = 0
         found = await staging.candidates_for_sweep(timedelta(0))
-        assert found == [cut_off.staging_id]
-        await staging.delete(cut_off.staging_id)
+        read = _Replies()  # what the search alone did
+        read.commands, read.documents = list(listener.commands), listener.documents
+        assert found == [cut_off]
+        await staging.delete(cut_off)
         assert await db["fs.chunks"].count_documents({}) == 0
     finally:
         await client.close()
-    return listener
+    return read
 
 
 async def test_finding_orphans_reads_one_chunk_per_staged_file_whatever_its_size(
