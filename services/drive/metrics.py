@@ -26,6 +26,10 @@ UPLOAD_RESUMES = Counter(
     "Resumable uploads continued from Drive's reported offset after an interruption",
     ["account"],
 )
+CONNECTIONS_REOPENED = Counter(
+    "fileserver_drive_connections_reopened_total",
+    "Kept-alive connections found closed by their peer before a request, and replaced",
+)
 ACCOUNT_HEALTHY = Gauge(
     "fileserver_drive_account_healthy",
     "1 while the account's credentials work, 0 after Drive refused them",

@@ -9,22 +9,30 @@ and breaks resumable uploads), wrapped in google-auth's ``AuthorizedHttp``.
 
 httplib2 objects are not thread-safe: every worker thread gets its own transport, while the
 credentials (and so the access token) are shared by the account's threads.
+
+httplib2 reuses a kept-alive connection without asking whether its peer closed it meanwhile
+(a front end's idle timeout, a restart): the next request then writes into a dead socket and
+fails with a broken pipe, or a reset, after the pause that let the server close it. Before
+each request :class:`FreshHttp` closes the connections whose peer has hung up, as urllib3
+does: an idle keep-alive connection has nothing to read unless its peer closed it.
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import googleapiclient.http
 import httplib2
 from google.auth.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build_from_document
 
+from services.drive import metrics
 from services.drive.config import DriveSettings
 
 
@@ -40,10 +48,33 @@ def discovery_document(root_url: str) -> str:
     return json.dumps(doc)
 
 
+def peer_closed(sock: socket.socket) -> bool:
+    """Whether an idle connection's socket is readable: its peer closed it (or sent what no
+    request asked for, which makes it as unusable)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):  # closed or detached under us
+        return True
+    return bool(readable)
+
+
+class FreshHttp(httplib2.Http):  # type: ignore[misc]
+    """httplib2's transport that never sends on a connection its peer has closed."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        for conn in list(self.connections.values()):
+            sock = getattr(conn, "sock", None)
+            if sock is not None and peer_closed(sock):
+                conn.close()  # the request opens a new one
+                metrics.CONNECTIONS_REOPENED.inc()
+        return super().request(*args, **kwargs)
+
+
 def plain_http(settings: DriveSettings) -> httplib2.Http:
-    """An unauthenticated transport that leaves 308 answers alone."""
-    http = googleapiclient.http.build_http()
-    http.timeout = settings.http_timeout_seconds
+    """An unauthenticated transport that leaves 308 answers alone (as googleapiclient's
+    ``build_http`` makes it: Drive answers 308 to a resumable upload's chunks)."""
+    http = FreshHttp(timeout=settings.http_timeout_seconds)
+    http.redirect_codes = http.redirect_codes - {308}
     return http
 
 

@@ -72,6 +72,11 @@ class EmulatorSettings(BaseSettings):
     rollover_utc: time = Field(default=time(0, 0), description="UTC time the daily ledger resets")
     access_token_ttl_seconds: int = Field(default=3600, ge=1)
     fault_seed: int | None = Field(default=None, description="seed of fault injection's dice")
+    keep_alive_seconds: int = Field(
+        default=120,
+        ge=1,
+        description="how long an idle connection stays open (Google's front ends: minutes)",
+    )
 
     @field_validator("admin_token")
     @classmethod

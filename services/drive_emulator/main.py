@@ -83,8 +83,8 @@ def run(settings: EmulatorSettings, *, log_level: str = "info") -> None:
         host=settings.host,
         port=settings.port,
         log_level=log_level,
-        # Keep idle connections as long as Google's front ends do, not uvicorn's 5 s: a client
-        # reusing a connection the server just closed gets a broken pipe mid-upload.
-        timeout_keep_alive=120,
+        # Idle connections stay as long as Google's front ends keep them by default, not
+        # uvicorn's 5 s; a short one tests clients against a server that closes idle ones.
+        timeout_keep_alive=settings.keep_alive_seconds,
         timeout_graceful_shutdown=5,
     )

@@ -220,3 +220,26 @@ def account_status(o: Observation, current: Mapping[str, Any] | None) -> dict[st
     if o.credentials_version is not None:
         status["credentialsVersion"] = o.credentials_version
     return status
+
+
+def status_changes(new: Mapping[str, Any], current: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What of ``new`` to write over ``current``: the fields that differ, with ``lastSyncTime``;
+    nothing when only the time would change (a refresh that finds all as it was)."""
+    current = current or {}
+
+    def essence(conditions: Any) -> Any:
+        return [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in conditions or []]
+
+    changed = {
+        key: value
+        for key, value in new.items()
+        if key != "lastSyncTime"
+        and (
+            essence(value) != essence(current.get(key))
+            if key == "conditions"
+            else current.get(key) != value
+        )
+    }
+    if changed and "lastSyncTime" in new:
+        changed["lastSyncTime"] = new["lastSyncTime"]
+    return changed

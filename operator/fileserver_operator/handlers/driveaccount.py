@@ -22,6 +22,7 @@ from fileserver_operator.builders.accounts import (
     credentials_from_secret,
     secret_forbidden,
     secret_version,
+    status_changes,
     update_payload,
 )
 from fileserver_operator.builders.conditions import condition, is_true, merge
@@ -176,7 +177,9 @@ async def _reconcile(
         )
         raise kopf.TemporaryError(f"the Uploader refused the account: {exc}", delay=60) from None
     RECONCILES.labels("DriveAccount", "ok").inc()
-    patch.status.update(new)
+    # Written only when something changed: a thousand accounts refreshed every minute would
+    # otherwise write their status 17 times a second to report that nothing happened.
+    patch.status.update(status_changes(new, status))
 
 
 @kopf.on.resume(GROUP, VERSION, PLURAL)

@@ -14,6 +14,7 @@ from fileserver_operator.builders.accounts import (
     create_payload,
     credentials_from_secret,
     secret_version,
+    status_changes,
     update_payload,
 )
 
@@ -143,3 +144,23 @@ def test_transition_time_moves_only_with_the_status() -> None:
     )
     times = {c["type"]: c["lastTransitionTime"] for c in flipped["conditions"]}
     assert times["Ready"] != "2020-01-01T00:00:00Z"
+
+
+def test_a_refresh_that_finds_nothing_new_writes_nothing() -> None:
+    account = {"id": "abc", "replicas": 4, "draining": False}
+    figures = {"issued_today": 5, "remaining_today": 10, "daily_budget_bytes": 15}
+
+    def observe(used: int) -> Observation:
+        return Observation(
+            3, SPEC, account=account, figures={**figures, "issued_today": used},
+            credentials_version="u1/7",
+        )  # fmt: skip
+
+    first = account_status(observe(5), None)
+    assert status_changes(first, None) == first  # a new status is written whole
+    again = account_status(observe(5), first)
+    assert again["lastSyncTime"] is not None
+    assert status_changes(again, first) == {}  # only the time moved: no write
+    used = account_status(observe(7), first)
+    changed = status_changes(used, first)
+    assert changed == {"usedTodayBytes": 7, "lastSyncTime": used["lastSyncTime"]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -170,3 +171,33 @@ async def test_credentials_drive_refuses_are_reported(
         assert got.get("Ready") == ("False", "CredentialsInvalid")
 
     await eventually(refused, within=60)
+
+
+async def test_a_refresh_that_changes_nothing_does_not_write_the_status(
+    cluster: Cluster, emulator: EmulatorAdmin, unique: Callable[[str], str]
+) -> None:
+    """A refresh every second; once the figures are in, nothing changes, so nothing is
+    written: the object's resourceVersion stays. A change is still written at the next one."""
+    cluster.operator(account_sync_seconds="1")
+    name = unique("quiet")
+    account = await add_account(cluster, emulator, name, budget="2G")
+    await wait_ready(cluster, name)
+    versions: list[str] = []
+
+    async def settled() -> None:
+        obj = cluster.get("driveaccount", name) or {}
+        assert (obj.get("status") or {}).get("remainingTodayBytes") == 2 * 10**9
+        versions.append(str(obj["metadata"]["resourceVersion"]))
+
+    await eventually(settled, within=60)
+    await asyncio.sleep(5)  # five refreshes, each reading the same figures
+    obj = cluster.get("driveaccount", name) or {}
+    assert obj["metadata"]["resourceVersion"] == versions[-1], obj.get("status")
+
+    await emulator.revoke(account.id)  # what the next refresh's credentials check will see
+
+    async def reported() -> None:
+        got = cluster.get("driveaccount", name) or {}
+        assert conditions(got)["CredentialsValid"][0] == "False", got.get("status")
+
+    await eventually(reported, within=30)
