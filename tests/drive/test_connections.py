@@ -59,6 +59,7 @@ async def client(
         retry_initial_seconds=0.01,
         retry_max_seconds=0.1,
         retry_jitter_seconds=0.005,
+        concurrency_per_account=1,  # one thread, one connection: every pause finds it closed
     )
     drive = DriveClient(account.parsed(), settings, account_id=account.id)
     yield account.id, drive
