@@ -157,6 +157,7 @@ class KindCluster:
         self.kubeconfig = kubeconfig_path(settings)
         self.state = self.kubeconfig.parent
         self.created_seconds = 0.0  # how long the last create() took (0: the cluster existed)
+        self._node_tag: str | None = None  # node_image(), found or built once per instance
 
     # --- the node image ------------------------------------------------------------------------
 
@@ -224,8 +225,12 @@ class KindCluster:
         With public images (``FILESERVER_DEV_IMAGES=public``) it is kind-config.yaml's own
         ``kindest/node``, which kind pulls.
         """
-        if self.settings.images == "public":
-            return public_node_image()
+        if self._node_tag is None:
+            public = self.settings.images == "public"
+            self._node_tag = public_node_image() if public else self._built_node_image()
+        return self._node_tag
+
+    def _built_node_image(self) -> str:
         b, v = self.binaries, self.versions
         preload = self.cluster_images()
         add_ons = self.add_on_images()

@@ -19,6 +19,7 @@ from prometheus_client import REGISTRY
 
 from services.drive.client import DriveClient
 from services.drive.config import DriveSettings
+from tests.drive.conftest import MakeClient
 from tests.utils.drive import Emulator, EmulatorAdmin, PatternSource
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,9 @@ IDLE = 2.5  # seconds: longer than the emulator keeps an idle connection
 
 
 @pytest.fixture(scope="module")
-def closing_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+def drive_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """This module's emulator (in place of conftest's): it closes idle connections after 1 s;
+    conftest's ``emulator_admin``, ``drive_settings`` and ``make_client`` then use it."""
     emulator = Emulator(
         tmp_path_factory.mktemp("closing-emulator"),
         env={"FILESERVER_DRIVE_EMULATOR_KEEP_ALIVE_SECONDS": "1"},
@@ -40,30 +43,11 @@ def closing_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emula
 
 
 @pytest.fixture
-async def admin(closing_emulator: Emulator) -> AsyncIterator[EmulatorAdmin]:
-    admin = closing_emulator.admin()
-    yield admin
-    await admin.clear_faults()
-    await admin.aclose()
-
-
-@pytest.fixture
-async def client(
-    closing_emulator: Emulator, admin: EmulatorAdmin
-) -> AsyncIterator[tuple[str, DriveClient]]:
-    account = await admin.create_account()
-    settings = DriveSettings(
-        root_url=closing_emulator.url,
-        chunk_size=CHUNK,
-        retry_max_attempts=4,
-        retry_initial_seconds=0.01,
-        retry_max_seconds=0.1,
-        retry_jitter_seconds=0.005,
-        concurrency_per_account=1,  # one thread, one connection: every pause finds it closed
-    )
-    drive = DriveClient(account.parsed(), settings, account_id=account.id)
-    yield account.id, drive
-    await drive.aclose()
+async def client(make_client: MakeClient, drive_settings: DriveSettings) -> tuple[str, DriveClient]:
+    # One thread, one connection: every pause finds it closed.
+    settings = drive_settings.model_copy(update={"concurrency_per_account": 1})
+    account, drive = await make_client(settings=settings)
+    return account.id, drive
 
 
 def _counted(name: str, **labels: str) -> float:
@@ -109,11 +93,13 @@ async def test_no_call_fails_on_a_connection_the_server_closed_while_idle(
 
 
 async def test_a_chunk_cut_after_a_long_pause_resumes_from_drives_offset(
-    client: tuple[str, DriveClient], admin: EmulatorAdmin, caplog: pytest.LogCaptureFixture
+    client: tuple[str, DriveClient],
+    emulator_admin: EmulatorAdmin,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     account, drive = client
     cut = 2 * CHUNK + 300_000  # inside the third chunk, sent after the pause
-    await admin.set_faults(
+    await emulator_admin.set_faults(
         {
             "kind": "drop",
             "account": account,
@@ -131,7 +117,7 @@ async def test_a_chunk_cut_after_a_long_pause_resumes_from_drives_offset(
     made = await drive.upload(_pausing(source, before=2 * CHUNK), "cut.bin", 4 * MiB)
 
     assert made.md5 == source.md5.hexdigest()
-    assert (await admin.faults())["rules"][0]["fired"] == 1
+    assert (await emulator_admin.faults())["rules"][0]["fired"] == 1
     assert f"resumed at byte {cut} of {4 * MiB}, Drive's offset" in caplog.text
     # One retry: the cut. None for the connection the pause let the server close.
     assert _counted("fileserver_drive_retries_total", account=account) == retries + 1

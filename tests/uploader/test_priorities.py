@@ -17,7 +17,7 @@ from services.drive.config import DriveSettings
 from services.uploader import replication
 from tests.uploader.conftest import RegisterAccounts, RunWorker
 from tests.uploader.test_backfill import replicator
-from tests.utils.drive import EmulatorAdmin
+from tests.utils.drive import EmulatorAccount, EmulatorAdmin
 from tests.utils.uploader import ADMIN, LiveUploader, pattern
 
 pytestmark = pytest.mark.integration
@@ -44,6 +44,20 @@ async def _queued_copies(uploader: LiveUploader, account_id: str) -> dict[str, i
     return counts
 
 
+async def _backfill_waiting(
+    uploader: LiveUploader, register: RegisterAccounts, worker: RunWorker, drive: DriveSettings
+) -> tuple[list[str], EmulatorAccount, dict[str, Any]]:
+    """``FILES`` files uploaded to one account, then a second account whose backfill copies
+    (one per file) are queued and not yet run: the files, and the new account."""
+    await register(1)
+    files = await _catalog(uploader, FILES)
+    await worker()
+    ((emulated, account),) = await register(1)
+    placed = await replication.backfill_account(replicator(uploader, drive), account["id"])
+    assert placed == FILES
+    return files, emulated, account
+
+
 def _ready_at(file: dict[str, Any], account_id: str) -> datetime:
     (replica,) = [r for r in file["replicas"] if r["account_id"] == account_id]
     assert replica["state"] == "ready", file
@@ -56,12 +70,7 @@ async def test_a_new_file_does_not_wait_behind_a_backfill(
     worker: RunWorker,
     drive: DriveSettings,
 ) -> None:
-    await register_accounts(1)
-    old = await _catalog(uploader, FILES)
-    await worker()
-    ((_, new_account),) = await register_accounts(1)
-    placed = await replication.backfill_account(replicator(uploader, drive), new_account["id"])
-    assert placed == FILES
+    old, _, new_account = await _backfill_waiting(uploader, register_accounts, worker, drive)
     jobs = uploader.app.state.jobs
     assert await _queued_copies(uploader, new_account["id"]) == {
         jobs.queue_name: 0,
@@ -88,11 +97,7 @@ async def test_disabling_an_account_cancels_its_queued_copies_at_once(
     drive: DriveSettings,
     emulator_admin: EmulatorAdmin,
 ) -> None:
-    await register_accounts(1)
-    files = await _catalog(uploader, FILES)
-    await worker()
-    ((emulated, doomed),) = await register_accounts(1)
-    await replication.backfill_account(replicator(uploader, drive), doomed["id"])
+    files, emulated, doomed = await _backfill_waiting(uploader, register_accounts, worker, drive)
     assert sum((await _queued_copies(uploader, doomed["id"])).values()) == FILES
 
     disabled = await uploader.client.patch(
