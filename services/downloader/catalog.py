@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.downloader import repository
+from services.downloader.leases import replica_key
 from services.shared.events import FileStatus, ReplicaState
 
 
@@ -31,11 +32,13 @@ class CachedAccount:
 
 @dataclass(frozen=True, slots=True)
 class CachedReplica:
-    """A ready copy: the account that serves it, Drive's id for it there, its download URL."""
+    """A ready copy: the account that serves it, Drive's id for it there, its download URL,
+    and the key of its daily cap in the budget ledger."""
 
     account_id: str
     drive_file_id: str
     url: str
+    cap_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +90,12 @@ class Catalog:
                 )
             for f in changes.files:
                 ready = tuple(
-                    CachedReplica(r.account_id, r.drive_file_id, self._url(r.drive_file_id, f.size))
+                    CachedReplica(
+                        r.account_id,
+                        r.drive_file_id,
+                        self._url(r.drive_file_id, f.size),
+                        replica_key(r.account_id, r.drive_file_id),
+                    )
                     for r in sorted(changes.replicas.get(f.id, ()), key=lambda r: r.account_id)
                     if r.state == ReplicaState.READY and r.drive_file_id
                 )

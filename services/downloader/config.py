@@ -67,6 +67,13 @@ class Settings(RequestLimitSettings):
         ge=0,
         description="a refused process closes other processes' leases unused for this long",
     )
+    replica_daily_cap_bytes: int = Field(
+        default=50 * 10**9,
+        ge=0,
+        description="bytes one replica may be handed out for per day, below Drive's unpublished "
+        "per-file limit past which it locks the file for a day (the emulator's default: 50 GB); "
+        "0: no cap",
+    )
     maintenance_interval_seconds: float = Field(default=1.0, gt=0)
     exhausted_recheck_seconds: float = Field(
         default=1.0, ge=0, description="how long an account seen without budget is not re-asked"

@@ -19,12 +19,18 @@ end of a budget, the last bytes would otherwise sit in leases whose holders have
 fit, while this process has one. Leases are tied to a budget day: at the rollover a new day
 starts with the full budget and old leases are closed.
 
+The same ledger, keyed by :func:`replica_key` instead of an account id, guards each replica's
+daily cap (``replica_daily_cap_bytes``): Drive locks a file for a day once its downloads pass an
+unpublished per-file limit, whatever its account's budget, so a URL is issued only when both the
+account's lease and the replica's accept its bytes (:func:`repository.store_issues`).
+
 Every lease transaction is one call to the writer (:mod:`services.downloader.writer`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
@@ -46,6 +52,14 @@ GROW_WITHIN_SECONDS = 1.0
 """A lease that needs a top-up this soon after its last grant doubles its block: under heavy
 demand an account would otherwise cost a database transaction every few requests. The database
 still grants at most ``1/lease_share`` of what is left."""
+
+
+def replica_key(account_id: str, drive_file_id: str) -> str:
+    """The ledger key of one replica's daily cap: Drive counts per file id, so a fresh copy
+    (another id) starts a fresh count. Hashed to fit the 64 characters of an account id
+    column; the ``r`` prefix and the length (33) keep it apart from account ids (32 hex)."""
+    digest = hashlib.blake2b(f"{account_id}/{drive_file_id}".encode(), digest_size=16)
+    return "r" + digest.hexdigest()
 
 
 @dataclass(slots=True)
@@ -71,9 +85,15 @@ class BudgetLedger:
     """Leases of this process and the in-memory allocation from them."""
 
     def __init__(
-        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], writer: Writer
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        writer: Writer,
+        *,
+        gauged: bool = True,
     ) -> None:
         self._settings = settings
+        self._gauge = gauged  # one gauge per key: accounts yes, replicas (thousands) no
         self._sessions = sessions
         self._writer = writer
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -234,7 +254,8 @@ class BudgetLedger:
                         metrics.LEASES.labels("renewed").inc()
                     else:
                         self.forget(slot.lease_id)
-        self._gauged |= self._slots.keys()
+        if self._gauge:
+            self._gauged |= self._slots.keys()
         for account_id in self._gauged:
             held = self._slots.get(account_id)
             metrics.LEASE_AVAILABLE.labels(account_id).set(held.available if held else 0)

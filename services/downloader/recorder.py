@@ -47,7 +47,12 @@ _batch_ids = TimeOrderedIds(per_draw=64)
 
 
 class LeaseLost(Exception):
-    """The lease this URL was charged to was closed before the charge was stored."""
+    """A lease this URL was charged to was closed before the charge was stored, or the URL's
+    share of it did not fit any more; ``lost`` are the leases that refused."""
+
+    def __init__(self, lost: frozenset[uuid.UUID]) -> None:
+        super().__init__(", ".join(sorted(str(lease) for lease in lost)))
+        self.lost = lost
 
 
 class RecordFailed(Exception):
@@ -173,12 +178,14 @@ class IssueRecorder:
         metrics.COMMIT_BATCH.observe(len(batch))
         stored = []
         for row, future in batch:
-            if row.lease_id in accepted:
+            leases = (row.replica_lease_id, row.lease_id)
+            lost = frozenset(lease for lease in leases if lease and lease not in accepted)
+            if not lost:
                 stored.append(row.issued)
                 if not future.done():
                     future.set_result(None)
             elif not future.done():
-                future.set_exception(LeaseLost(str(row.lease_id)))
+                future.set_exception(LeaseLost(lost))
         if not stored:
             return
         if batch_id != window.batch_id:  # the window was too old to join: a new one began

@@ -478,11 +478,13 @@ _NEW_BATCH = StatsBatchRecord.__table__.insert().values(  # type: ignore[attr-de
 
 @dataclass(frozen=True)
 class IssueRow:
-    """An issued URL about to be stored, with the lease its bytes come from."""
+    """An issued URL about to be stored, with the leases its bytes come from: the account's
+    and, when replicas are capped, the replica's."""
 
     issued: IssuedUrl
     lease_id: uuid.UUID | None
     offset: int
+    replica_lease_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -508,26 +510,34 @@ def store_issues(
     clock: Callable[[], datetime],
     rows: Sequence[IssueRow],
 ) -> tuple[set[uuid.UUID | None], uuid.UUID]:
-    """Charge each lease its rows' bytes and store the rows whose lease accepted the charge.
+    """Charge each lease its rows' bytes and store the rows whose leases accepted the charge.
 
     A lease accepts only while it is open and within its grant (one conditional UPDATE each, in
-    id order: the lock order of :func:`close_lease`); returns the accepted lease ids (``None``
-    stands for rows charged to no lease: zero-byte requests) and the stats batch the stored rows
-    joined (see :class:`StatsBatchTarget`).
+    id order: the lock order of :func:`close_lease`). Replica leases are charged first, and an
+    account lease only for the rows its replicas accepted, so a refused replica costs its
+    account nothing. Returns the accepted lease ids (``None`` stands for no lease: zero-byte
+    requests, uncapped replicas) and the stats batch the stored rows joined (see
+    :class:`StatsBatchTarget`).
     """
     dialect = conn.dialect
     cursor = conn.connection.cursor()
     now = clock()
-    usage: dict[uuid.UUID, int] = {}
-    for row in rows:
-        if row.lease_id is not None:
-            usage[row.lease_id] = usage.get(row.lease_id, 0) + row.issued.bytes
-    accepted: set[uuid.UUID | None] = {None}
     charge = driver_statement(_CHARGE, dialect)
-    for lease_id in sorted(usage):
-        if charge.execute(cursor, lease=lease_id, charge=usage[lease_id], now=now).rowcount == 1:
-            accepted.add(lease_id)
-    kept = [row for row in rows if row.lease_id in accepted]
+    accepted: set[uuid.UUID | None] = {None}
+
+    def charge_leases(leases: Sequence[uuid.UUID | None], amounts: Sequence[int]) -> None:
+        usage: dict[uuid.UUID, int] = {}
+        for lease_id, amount in zip(leases, amounts, strict=True):
+            if lease_id is not None:
+                usage[lease_id] = usage.get(lease_id, 0) + amount
+        for lease_id in sorted(usage):
+            if charge.execute(cursor, lease=lease_id, charge=usage[lease_id], now=now).rowcount:
+                accepted.add(lease_id)
+
+    charge_leases([r.replica_lease_id for r in rows], [r.issued.bytes for r in rows])
+    capped = [row for row in rows if row.replica_lease_id in accepted]
+    charge_leases([r.lease_id for r in capped], [r.issued.bytes for r in capped])
+    kept = [row for row in capped if row.lease_id in accepted]
     batch_id = target.batch_id
     if kept:
         joined = False

@@ -46,6 +46,7 @@ class Runtime:
     writer: Writer
     catalog: Catalog
     ledger: BudgetLedger
+    replica_ledger: BudgetLedger
     balancer: Balancer
     recorder: IssueRecorder
     queue: ArqRedis | None
@@ -81,6 +82,7 @@ class Runtime:
             await self.start_day(day)
         await self.catalog.refresh()
         await self.ledger.maintain(day=day, now=now)
+        await self.replica_ledger.maintain(day=day, now=now)
         await self.writer.checkpoint()
         async with self.sessions() as session:
             issued = await repository.issued_by_account(session, day)
@@ -116,6 +118,7 @@ class Runtime:
                 await self._loop
         await self.recorder.stop()
         await self.ledger.close_all()
+        await self.replica_ledger.close_all()
         await self.writer.stop()
         if self.queue is not None:
             await self.queue.aclose()
@@ -145,6 +148,7 @@ async def build_runtime(
         writer=writer,
         catalog=Catalog(sessions, lambda drive_id, size: download_url(drive, drive_id, size)),
         ledger=BudgetLedger(settings, sessions, writer),
+        replica_ledger=BudgetLedger(settings, sessions, writer, gauged=False),
         balancer=Balancer(),
         recorder=IssueRecorder(settings, sessions, writer, queue, clock),
         queue=queue,

@@ -88,11 +88,12 @@ async def issue_download(
             headers={"Retry-After": "60"},
         )
     nbytes = wanted.length
+    capped = False
     for _ in range(LEASE_RETRIES):
-        chosen = await _reserve(rt, file, servers, day=day, nbytes=nbytes, now=now)
+        chosen, capped = await _reserve(rt, file, servers, day=day, nbytes=nbytes, now=now)
         if chosen is None:
             break
-        account_id, lease_id = chosen
+        account_id, lease_id, replica_lease_id = chosen
         # Built without validation: every field comes from the catalog or was checked above.
         issued = IssuedUrl.model_construct(
             id=_ids.next(),
@@ -102,15 +103,24 @@ async def issue_download(
             day=day,
             issued_at=now,
         )
+        cap_key = servers.by_account[account_id][1].cap_key
         try:
-            await rt.recorder.record(IssueRow(issued, lease_id, wanted.offset))
-        except LeaseLost:
+            await rt.recorder.record(IssueRow(issued, lease_id, wanted.offset, replica_lease_id))
+        except LeaseLost as exc:
             rt.balancer.note(account_id, -nbytes, day)
-            rt.ledger.forget(lease_id)
+            for lease, ledger, key in (
+                (lease_id, rt.ledger, account_id),
+                (replica_lease_id, rt.replica_ledger, cap_key),
+            ):
+                if lease in exc.lost:
+                    ledger.forget(lease)
+                elif lease is not None and replica_lease_id in exc.lost:
+                    ledger.release(key, lease, nbytes)  # not charged: the replica refused first
             continue
         except RecordFailed as exc:
             rt.balancer.note(account_id, -nbytes, day)
             rt.ledger.release(account_id, lease_id, nbytes)
+            rt.replica_ledger.release(cap_key, replica_lease_id, nbytes)
             metrics.REFUSED.labels("storage").inc()
             raise Unavailable(
                 "could not record the download; try again", headers={"Retry-After": "1"}
@@ -130,11 +140,16 @@ async def issue_download(
             day=day,
             expires_at=day_end,
         )
-    metrics.REFUSED.labels("budget").inc()
+    metrics.REFUSED.labels("replica_cap" if capped else "budget").inc()
     retry_at = next_rollover(now, rt.settings.rollover_utc)
+    reason = (
+        f"no replica of file {file_id!r} can be handed out for {nbytes} more bytes today "
+        "without passing Drive's per-file daily limit or its account's budget"
+        if capped
+        else f"no account holding file {file_id!r} has {nbytes} bytes of daily budget left"
+    )
     raise Unavailable(
-        f"no account holding file {file_id!r} has {nbytes} bytes of daily budget left; "
-        f"budgets renew at {retry_at.isoformat()}",
+        f"{reason}; budgets renew at {retry_at.isoformat()}",
         headers={"Retry-After": str(max(1, int((retry_at - now).total_seconds()) + 1))},
     )
 
@@ -147,23 +162,37 @@ async def _reserve(
     day: date,
     nbytes: int,
     now: datetime,
-) -> tuple[str, uuid.UUID | None] | None:
-    """The first account in balancing order that can give ``nbytes`` today, with its lease."""
+) -> tuple[tuple[str, uuid.UUID | None, uuid.UUID | None] | None, bool]:
+    """The first account in balancing order whose replica and budget can both give ``nbytes``
+    today, with the two leases; and whether some replica was passed over for its cap."""
+    cap = rt.settings.replica_daily_cap_bytes
+    capped = False
     for account_id in rt.balancer.order(servers.candidates, day):
         # Counted before any wait (a lease from the database, the group commit), so that
         # concurrent requests rotate instead of all queueing for the same account; undone
         # if the bytes are not issued after all.
         rt.balancer.note(account_id, nbytes, day)
         if nbytes == 0:  # nothing to charge (an empty file): any account will do
-            return account_id, None
-        budget = servers.by_account[account_id][0].daily_budget_bytes
+            return (account_id, None, None), capped
+        account, replica = servers.by_account[account_id]
+        replica_lease = None
+        if cap:
+            replica_lease = await rt.replica_ledger.allocate(
+                replica.cap_key, day=day, nbytes=nbytes, budget=cap, now=now
+            )
+            if replica_lease is None:
+                capped = True
+                rt.balancer.note(account_id, -nbytes, day)
+                continue
         lease_id = await rt.ledger.allocate(
-            account_id, day=day, nbytes=nbytes, budget=budget, now=now
+            account_id, day=day, nbytes=nbytes, budget=account.daily_budget_bytes, now=now
         )
         if lease_id is not None:
-            return account_id, lease_id
+            return (account_id, lease_id, replica_lease), capped
+        if replica_lease is not None:
+            rt.replica_ledger.release(replica.cap_key, replica_lease, nbytes)
         rt.balancer.note(account_id, -nbytes, day)
-    return None
+    return None, capped
 
 
 async def apply_events(*, rt: Runtime, batch: EventBatch) -> EventBatchResult:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,12 @@ from services.drive.client import DriveClient
 from services.drive.config import DriveSettings
 from tests.utils.downloader import (
     ADMIN,
-    ADMIN_TOKEN,
     INTERNAL,
     INTERNAL_TOKEN,
     MB,
     account,
     batch,
+    downloader_env,
     downloader_settings,
     file,
 )
@@ -37,33 +36,6 @@ pytestmark = pytest.mark.integration
 
 SIZES = {"one": 1 * MB, "two": 2_500_000, "four": 4 * MB}
 BUDGET = 30 * MB
-
-
-def _downloader_env(dsn: str, redis_url: str, state: Path, drive_root: str) -> dict[str, str]:
-    return {
-        "FILESERVER_DOWNLOADER_DATABASE_URL": dsn,
-        "FILESERVER_DOWNLOADER_REDIS_URL": redis_url,
-        "FILESERVER_DOWNLOADER_STATE_DIR": str(state),
-        "FILESERVER_DOWNLOADER_ADMIN_TOKEN": ADMIN_TOKEN,
-        "FILESERVER_DOWNLOADER_INTERNAL_TOKEN": INTERNAL_TOKEN,
-        "FILESERVER_DOWNLOADER_MIGRATE_ON_STARTUP": "false",
-        "FILESERVER_DOWNLOADER_MAINTENANCE_INTERVAL_SECONDS": "0.5",
-        "FILESERVER_DOWNLOADER_RELAY_AFTER_SECONDS": "3",
-        "FILESERVER_DOWNLOADER_RELAY_INTERVAL_SECONDS": "1",
-        "FILESERVER_DOWNLOADER_LEASE_TTL_SECONDS": "6",
-        "FILESERVER_DOWNLOADER_LEASE_GRACE_SECONDS": "2",
-        "FILESERVER_DOWNLOADER_LEASE_BLOCK_BYTES": str(8 * MB),
-        "FILESERVER_DRIVE_ROOT_URL": drive_root,
-    }
-
-
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[Emulator]:
-    emu = Emulator(tmp_path / "emulator")
-    emu.data_dir.mkdir()
-    emu.start()
-    yield emu
-    emu.stop()
 
 
 async def _drive_catalog(
@@ -112,7 +84,7 @@ async def test_three_processes_256_clients_never_overcommit(
     accounts, drive_ids = await _drive_catalog(emulator, 4)
     settings = downloader_settings(pg_dsn, redis_url, tmp_path)
     await asyncio.to_thread(migrate, settings)
-    env = _downloader_env(pg_dsn, redis_url, tmp_path, emulator.url)
+    env = downloader_env(pg_dsn, redis_url, tmp_path, emulator.url)
     procs = [
         ServiceProcess("services.downloader", env, tmp_path, prefix="FILESERVER_DOWNLOADER_")
         for _ in range(3)
@@ -205,7 +177,7 @@ async def test_statistics_are_exact_after_sigkills(
     await asyncio.to_thread(migrate, settings)
     downloader = ServiceProcess(
         "services.downloader",
-        _downloader_env(pg_dsn, redis_url, tmp_path, "http://127.0.0.1:9/"),
+        downloader_env(pg_dsn, redis_url, tmp_path, "http://127.0.0.1:9/"),
         tmp_path,
         prefix="FILESERVER_DOWNLOADER_",
     )
