@@ -78,6 +78,20 @@ def _operator(figures: dict[str, Any]) -> tuple[str, str]:
     return size, absolute
 
 
+def _placement(figures: dict[str, Any]) -> tuple[str, str]:
+    day, totals = figures["day"], figures["summary"]
+    size = (
+        f"{len(figures['runs'])} days, {day['accounts']} accounts, {day['files']} files, "
+        f"demand {day['load']:.0%} of the pool's budget"
+    )
+    absolute = "; ".join(
+        f"{name} serves {totals[name]['served_share_mean']:.1%}, copies "
+        f"{totals[name]['copies_gb_mean']:.0f} GB"
+        for name in ("demand", "uniform", "naive")
+    )
+    return size, absolute
+
+
 def _system_load(figures: dict[str, Any]) -> tuple[str, str]:
     top = figures["levels"][-1]
     size = f"{', '.join(str(level['threads']) for level in figures['levels'])} JMeter threads"
@@ -93,6 +107,7 @@ ABSOLUTE: dict[str, Callable[[dict[str, Any]], tuple[str, str]]] = {
     "uploader_upload": _runs,
     "downloader": _downloader,
     "operator": _operator,
+    "placement": _placement,
     "system_load": _system_load,
 }
 

@@ -75,6 +75,13 @@ BENCHMARKS = (
         quick=("--threads", "4", "16", "--seconds", "10"),
     ),
     Benchmark(
+        "placement",
+        "uniform and naive placements of the same catalog and day (ratio: demand-driven / each "
+        "in share of requested bytes served)",
+        full=("--runs", "20"),
+        quick=("--runs", "3"),
+    ),
+    Benchmark(
         "operator",
         "the API server's raw write rate for the same objects (ratio per phase: operator / raw)",
         full=(),
