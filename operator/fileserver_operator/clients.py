@@ -222,6 +222,15 @@ class Downloader(_Service):
             settings.http_timeout_seconds,
         )
 
+    async def demand_today(self) -> dict[str, int]:
+        """Bytes handed out today per file, for the files with any (busiest first)."""
+        demand: dict[str, int] = {}
+        async for item in self.pages("/reports/files", {"sort": "-bytes_today"}):
+            if not item["bytes_today"]:
+                break
+            demand[str(item["id"])] = int(item["bytes_today"])
+        return demand
+
     async def account_figures(self, account_id: str) -> dict[str, Any] | None:
         result: dict[str, Any] | None = await self.request(
             "GET", f"/accounts/{account_id}/stats", missing_ok=True

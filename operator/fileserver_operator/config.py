@@ -7,6 +7,7 @@ watch a change land, long enough that a pool of a thousand accounts is a trickle
 
 from __future__ import annotations
 
+from datetime import time
 from functools import lru_cache
 from typing import Annotated
 
@@ -64,6 +65,24 @@ class OperatorSettings(BaseSettings):
         "cannot show a file deleted and purged between two syncs",
     )
     drain_poll_seconds: float = Field(default=5.0, ge=0.1)
+    placement_interval_seconds: float = Field(
+        default=60.0,
+        ge=0.5,
+        description="how often demand-driven FileReplicas get their count from the demand",
+    )
+    placement_floor: int = Field(
+        default=2,
+        ge=1,
+        le=10_000,
+        description="replicas a demand-driven file keeps however cold (placement.replicas wins)",
+    )
+    replica_daily_cap_bytes: int = Field(
+        default=50 * 10**9,
+        ge=0,
+        description="what one replica serves a day at most: the Downloader's setting of the "
+        "same name (Drive's per-file limit); 0: only the account budget counts",
+    )
+    rollover_utc: time = Field(default=time(0, 0), description="UTC time at which days start")
     credentials_namespace: str | None = Field(
         default=None,
         min_length=1,

@@ -17,11 +17,11 @@ from prometheus_client import start_http_server
 
 from fileserver_operator.clients import Downloader, Stats, Uploader
 from fileserver_operator.config import FINALIZER, get_settings
-from fileserver_operator.handlers import catalog, driveaccount, filereplica, scaling
+from fileserver_operator.handlers import catalog, driveaccount, filereplica, placement, scaling
 from fileserver_operator.kube import Kube, connect
 from fileserver_operator.state import State
 
-HANDLERS = (catalog, driveaccount, filereplica, scaling)
+HANDLERS = (catalog, driveaccount, filereplica, placement, scaling)
 
 
 def _without_finalizer(*timers: Callable[..., Any]) -> None:
@@ -41,7 +41,7 @@ def _without_finalizer(*timers: Callable[..., Any]) -> None:
     ]
 
 
-_without_finalizer(catalog.catalog_sync, scaling.deployment_scale)
+_without_finalizer(catalog.catalog_sync, placement.demand_placement, scaling.deployment_scale)
 
 
 @kopf.on.startup()

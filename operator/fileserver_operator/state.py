@@ -11,6 +11,7 @@ from datetime import datetime
 
 import kopf
 
+from fileserver_operator.builders.placement import Decision
 from fileserver_operator.clients import Downloader, Stats, Uploader
 from fileserver_operator.config import OperatorSettings
 from fileserver_operator.kube import Kube
@@ -48,6 +49,12 @@ class State:
     catalog: CatalogFeed = field(default_factory=CatalogFeed)
     diffbase: kopf.DiffBaseStorage | None = None
     """kopf's record of what it last handled, so new FileReplicas can carry it from birth."""
+    placements: dict[str, Decision] = field(default_factory=dict)
+    """The last demand-driven decision per file id, shown by the catalog sync as the status's
+    ``Placed`` condition (the sync stays the only writer of FileReplica status)."""
+    placements_changed: set[str] = field(default_factory=set)
+    """Files whose decision changed since the last catalog sync: it writes their status even
+    when the file itself did not change."""
 
     @property
     def mean_download_bytes(self) -> float:

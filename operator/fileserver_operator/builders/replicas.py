@@ -14,6 +14,7 @@ from typing import Any
 from apis.common import API_VERSION
 from apis.filereplica import FileReplica, FileReplicaPhase, FileReplicaSpec, PlacementMode
 from fileserver_operator.builders.conditions import condition, merge
+from fileserver_operator.builders.placement import Decision, is_demand_driven
 
 FILE_ID_LABEL = "fileserver.io/file-id"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "fileserver-operator"}
@@ -97,11 +98,13 @@ def replica_status(
     generation: int,
     placement: Mapping[str, Any] | None,
     current: Mapping[str, Any] | None,
+    decision: Decision | None = None,
 ) -> dict[str, Any]:
     """The status for ``file`` as the Uploader shows it.
 
     ``account_names`` maps Uploader account ids to DriveAccount names (other accounts show
-    their id); ``eligible_accounts`` is how many accounts "every account" means now.
+    their id); ``eligible_accounts`` is how many accounts "every account" means now;
+    ``decision`` is the demand-driven placement's last word on the file, if it has one.
     """
     current = current or {}
     replicas = sorted(
@@ -128,13 +131,23 @@ def replica_status(
         ready_cond = condition("Ready", False, "Deleting", "the file is being removed from Drive")
     else:
         ready_cond = condition("Ready", False, new_phase, f"{ready} of {desired} replicas ready")
-    applied = desired_replicas(placement) == wanted
+    conditions = merge(current.get("conditions"), ready_cond)
+    if is_demand_driven(placement):
+        applied = decision is not None and decision.replicas == wanted
+        if decision is not None:
+            placed = decision.replicas is not None
+            conditions = merge(
+                conditions, condition("Placed", placed, decision.reason, decision.message)
+            )
+    else:
+        applied = desired_replicas(placement) == wanted
+        conditions = [c for c in conditions if c["type"] != "Placed"]
     status: dict[str, Any] = {
         "phase": new_phase,
         "desiredReplicas": desired,
         "readyReplicas": ready,
         "replicas": replicas,
-        "conditions": merge(current.get("conditions"), ready_cond),
+        "conditions": conditions,
     }
     if applied:
         status["observedGeneration"] = generation

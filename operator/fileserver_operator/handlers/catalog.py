@@ -127,6 +127,16 @@ async def catalog_sync(
             newest = _instant(files[-1]["updated_at"])  # pages come oldest change first
             if not full:  # a full listing moves the watermark only once it is complete
                 feed.watermark = newest
+        # Files whose demand-driven decision changed, though the file did not: their status
+        # shows the decision (the Placed condition) now, not at the next full listing.
+        state.placements_changed -= seen
+        for file_id in sorted(state.placements_changed):
+            found = await state.uploader.file(file_id)
+            if found is not None:
+                jobs = _page_jobs(state, [found], filereplicas_by_file, names, seen)
+                await _bounded(jobs)
+                writes += len(jobs)
+            state.placements_changed.discard(file_id)
         checked: set[str] = set()
         if not full:  # files deleted and purged between two syncs (builders/catalog.py)
             unseen = (file_id for file_id in filereplicas_by_file if file_id not in seen)
@@ -181,6 +191,7 @@ def _page_jobs(
             generation=entry["generation"],
             placement=entry["spec"].get("placement"),
             current=entry["status"],
+            decision=state.placements.get(file["id"]),
         )
         if drift or status_changed(status, entry["status"]):
             jobs.append(_update(state, entry, drift, status))

@@ -8,6 +8,7 @@ import kopf
 
 from apis.common import GROUP, VERSION
 from apis.filereplica import FileReplica
+from fileserver_operator.builders.placement import is_demand_driven
 from fileserver_operator.builders.replicas import desired_replicas
 from fileserver_operator.clients import Refused, Unavailable
 from fileserver_operator.config import get_settings
@@ -41,6 +42,14 @@ async def filereplica_placement(
 ) -> None:
     """Someone changed the placement: the Uploader adds or removes replicas to match."""
     state: State = memo.state
+    if is_demand_driven(spec.get("placement")):
+        state.placements.pop(str(spec["fileId"]), None)  # decided afresh on the next round
+        message = (
+            "demand-driven: the count follows the file's demand, "
+            f"set within {SETTINGS.placement_interval_seconds:g} s"
+        )
+        kopf.event(body, type="Normal", reason="PlacementChanged", message=message)
+        return
     wanted = desired_replicas(spec.get("placement"))
     try:
         file = await state.uploader.set_desired_replicas(str(spec["fileId"]), wanted)
