@@ -51,7 +51,9 @@ class DriveAccountSpec(Model):
         description="Bytes the pool may hand out from this account per day (default 100G).",
     )
     storage_limit: Quantity = Field(
-        default=15 * 10**9, description="Bytes of Drive storage the account has (default 15G)."
+        default=15 * 10**9,
+        description="Bytes of Drive storage placement may use on the account (default 15G); "
+        "never below what it already holds.",
     )
     enabled: bool = Field(default=True, description="False drains the account: no new URLs.")
 

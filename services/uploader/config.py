@@ -67,6 +67,12 @@ class Settings(RequestLimitSettings):
         default=3600, ge=5, description="also how long a killed worker's job waits to rerun"
     )
     replication_max_attempts: int = Field(default=8, ge=1)
+    storage_recount_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how often a worker recounts the bytes each account holds, for placement "
+        "within storage limits (in between it adds the replicas it places itself)",
+    )
     retry_base_seconds: float = Field(default=1.0, gt=0)
     retry_max_seconds: float = Field(default=60.0, gt=0)
     sweep_interval_seconds: int = Field(default=10, ge=1, le=60)

@@ -58,6 +58,12 @@ class Account(Outboxed):
     credentials_kind: str = Field(description="authorized_user, service_account, ...")
     credentials: str = Field(repr=False)
     daily_budget_bytes: int
+    storage_limit_bytes: int | None = Field(
+        default=None, description="what the pool owner says the account holds; None: no limit"
+    )
+    drive_storage_limit_bytes: int | None = Field(
+        default=None, description="Drive's own limit, from the last check (about.storageQuota)"
+    )
     enabled: bool = True
     draining: bool = False
     health: AccountHealth = AccountHealth.OK
@@ -65,6 +71,12 @@ class Account(Outboxed):
     managed_by: str | None = Field(
         default=None, description="the manager (an operator) that alone may change or delete it"
     )
+
+    @property
+    def storage_room(self) -> int | None:
+        """Bytes placement may put on the account: the lower of both limits (None: no limit)."""
+        limits = [x for x in (self.storage_limit_bytes, self.drive_storage_limit_bytes) if x]
+        return min(limits) if limits else None
 
     class Settings:
         name = "accounts"

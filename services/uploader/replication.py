@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,8 +89,14 @@ class Plan:
         return bool(self.set_ or self.unset)
 
 
-def plan_file(file: StoredFile, accounts: dict[str, Account], policy: PlacementPolicy) -> Plan:
-    """The next step for ``file`` given the live ``accounts`` (pure: no I/O)."""
+def plan_file(
+    file: StoredFile,
+    accounts: dict[str, Account],
+    policy: PlacementPolicy,
+    stored: Mapping[str, int] | None = None,
+) -> Plan:
+    """The next step for ``file`` given the live ``accounts`` and the bytes each holds
+    (``stored``; missing: nothing), pure: no I/O."""
     plan = Plan()
     removing_seq = file.seq + 1  # the seq the plan's own write will give the file
 
@@ -122,7 +129,14 @@ def plan_file(file: StoredFile, accounts: dict[str, Account], policy: PlacementP
 
     eligible = [a for a in accounts.values() if can_take_replicas(a)]
     skipped = {aid for aid, r in file.replicas.items() if r.state == ReplicaState.FAILED and r.skip}
-    targets = policy.targets(file, [a for a in eligible if a.id not in skipped])
+    held = stored or {}
+    candidates = [
+        a
+        for a in eligible
+        if a.id not in skipped
+        and (a.id in file.replicas or has_room(a, held.get(a.id, 0), file.size))
+    ]
+    targets = policy.targets(file, candidates, held)
     touched = {k.split(".")[1] for k in [*plan.set_, *plan.unset] if k.startswith("replicas.")}
 
     if file.status == FileStatus.REPLICATING:
@@ -150,6 +164,12 @@ def plan_file(file: StoredFile, accounts: dict[str, Account], policy: PlacementP
 def can_take_replicas(account: Account) -> bool:
     """Whether placement may put new replicas on the account."""
     return account.enabled and not account.draining and account.health != AccountHealth.AUTH_FAILED
+
+
+def has_room(account: Account, stored: int, size: int) -> bool:
+    """Whether a new replica of ``size`` bytes fits within the account's storage limit."""
+    room = account.storage_room
+    return room is None or stored + size <= room
 
 
 def _add_targets(
@@ -258,9 +278,30 @@ class Replicator:
     policy: PlacementPolicy = field(default_factory=DefaultPlacement)
     clients: DriveClients = field(init=False)
     placement_cursor: str = field(default="", init=False)
+    _stored: dict[str, int] = field(default_factory=dict, init=False)
+    _stored_at: float = field(default=-math.inf, init=False)
 
     def __post_init__(self) -> None:
         self.clients = DriveClients(self.vault, self.drive)
+
+    async def stored(self, accounts: dict[str, Account]) -> dict[str, int]:
+        """Bytes each account holds, as placement counts them (ready, pending and removing
+        replicas). Recounted from the catalog every ``storage_recount_seconds``, and only when
+        some account has a limit; in between, :func:`reconcile` adds what it places. A copy
+        another worker placed meanwhile may be missed until the recount: Drive's own storage
+        check then refuses it, and the account is marked ``storage_full``."""
+        if not any(a.storage_room is not None for a in accounts.values()):
+            return {}
+        if time.monotonic() - self._stored_at >= self.settings.storage_recount_seconds:
+            held = await repository.holdings()
+            self._stored = {aid: h.stored_bytes for aid, h in held.items()}
+            self._stored_at = time.monotonic()
+        return self._stored
+
+    def placed(self, account_id: str, size: int) -> None:
+        """Count a replica just placed on the account (or, negative, one not placed after
+        all) until the next recount."""
+        self._stored[account_id] = self._stored.get(account_id, 0) + size
 
     def client(self, account: Account) -> DriveClient:
         """The account's Drive client, rebuilt when its credentials change."""
@@ -283,7 +324,16 @@ async def reconcile(r: Replicator, file_id: str) -> StoredFile | None:
         if file is None:
             return None
         accounts = {a.id: a for a in await repository.live_accounts()}
-        plan = plan_file(file, accounts, r.policy)
+        plan = plan_file(file, accounts, r.policy, await r.stored(accounts))
+        # Counted before the write's await: concurrent reconciles in this process must see
+        # the room these copies take (undone if the write loses the race).
+        new_replicas = [
+            key.split(".")[1]
+            for key, value in plan.set_.items()
+            if isinstance(value, dict) and key.count(".") == 1
+        ]
+        for account_id in new_replicas:
+            r.placed(account_id, file.size)
         staged = file.staging_id if plan.drop_staging else None
         if staged is not None:
             plan.set_["staging_id"] = None
@@ -296,6 +346,8 @@ async def reconcile(r: Replicator, file_id: str) -> StoredFile | None:
                 where={"seq": file.seq},
             )
             if changed is None:
+                for account_id in new_replicas:
+                    r.placed(account_id, -file.size)
                 continue  # changed meanwhile: plan again from the new state
             if "status" in plan.set_:
                 log.info(
@@ -651,10 +703,13 @@ async def release_account(r: Replicator, account_id: str) -> int:
 
 
 def _needs_reconcile(
-    file: StoredFile, accounts: dict[str, Account], policy: PlacementPolicy
+    file: StoredFile,
+    accounts: dict[str, Account],
+    policy: PlacementPolicy,
+    stored: Mapping[str, int],
 ) -> bool:
     """Whether reconciling would change or queue anything (planned in memory, no write)."""
-    plan = plan_file(file, accounts, policy)
+    plan = plan_file(file, accounts, policy, stored)
     return plan.writes or bool(plan.replicate or plan.remove) or plan.drop_staging
 
 
@@ -682,7 +737,7 @@ async def backfill_account(r: Replicator, account_id: str) -> int:
                 unset=(key,),
                 where={f"{key}.state": ReplicaState.FAILED.value, f"{key}.skip": True},
             )
-        elif not _needs_reconcile(file, accounts, r.policy):
+        elif not _needs_reconcile(file, accounts, r.policy, await r.stored(accounts)):
             continue
         await reconcile(r, file.id)
         reconciled += 1
@@ -702,7 +757,7 @@ async def _sweep_placement(r: Replicator) -> None:
         return
     accounts = {a.id: a for a in await repository.live_accounts()}
     for file in files:
-        if _needs_reconcile(file, accounts, r.policy):
+        if _needs_reconcile(file, accounts, r.policy, await r.stored(accounts)):
             await reconcile(r, file.id)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -131,27 +132,52 @@ async def set_health(account: Account, health: AccountHealth, reason: str | None
         await note(Account, account.id, set_={"health": health.value, "health_reason": reason})
 
 
-async def ready_counts(account_ids: Sequence[str]) -> dict[str, int]:
-    """How many live files have a ready replica on each account.
+HOLDING = (ReplicaState.READY.value, ReplicaState.PENDING.value, ReplicaState.REMOVING.value)
+"""Replica states that take (or will take) room on the account."""
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What an account holds: files with a ready replica, bytes its replicas take."""
+
+    ready: int = 0
+    stored_bytes: int = 0
+
+
+async def holdings(account_ids: Sequence[str] | None = None) -> dict[str, Holdings]:
+    """Ready replicas and stored bytes (ready, pending or being removed) per account; every
+    account when ``account_ids`` is None.
 
     One pass over the files, whatever the number of accounts: FerretDB 1.24 pushes no filter
     on a nested field down to its storage, so every query is a scan and one scan per account
     would multiply the cost by the page size.
     """
-    counts = dict.fromkeys(account_ids, 0)
-    if not account_ids:
-        return counts
-    key = "replicas.{}.state"
-    projection = {key.format(aid): 1 for aid in account_ids}
+    ready: dict[str, int] = {}
+    stored: dict[str, int] = {}
+    if account_ids is not None:
+        if not account_ids:
+            return {}
+        ready = dict.fromkeys(account_ids, 0)
+        stored = dict.fromkeys(account_ids, 0)
+        projection: dict[str, int] = {f"replicas.{aid}.state": 1 for aid in account_ids}
+    else:
+        projection = {"replicas": 1}
+    projection["size"] = 1
     query: dict[str, Any] = {"deleted": False}
-    if len(account_ids) == 1:
-        query[key.format(account_ids[0])] = ReplicaState.READY.value
-    found = StoredFile.get_pymongo_collection().find(query, projection=projection)
-    async for doc in found:
+    if account_ids is not None and len(account_ids) == 1:
+        query[f"replicas.{account_ids[0]}"] = {"$exists": True}
+    async for doc in StoredFile.get_pymongo_collection().find(query, projection=projection):
+        size = int(doc.get("size", 0))
         for aid, replica in doc.get("replicas", {}).items():
-            if aid in counts and replica.get("state") == ReplicaState.READY.value:
-                counts[aid] += 1
-    return counts
+            if account_ids is not None and aid not in ready:
+                continue
+            state = replica.get("state")
+            if state == ReplicaState.READY.value:
+                ready[aid] = ready.get(aid, 0) + 1
+            if state in HOLDING:
+                stored[aid] = stored.get(aid, 0) + size
+    ids = account_ids if account_ids is not None else sorted(ready.keys() | stored.keys())
+    return {aid: Holdings(ready.get(aid, 0), stored.get(aid, 0)) for aid in ids}
 
 
 async def draining_accounts() -> list[Account]:

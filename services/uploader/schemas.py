@@ -62,6 +62,10 @@ Manager = Annotated[
     ),
 ]
 CREDENTIALS_DOC = "service-account key JSON or OAuth authorized_user JSON; write-only"
+STORAGE_DOC = (
+    "bytes of Drive storage placement may use on the account (Drive's own limit, once checked, "
+    "also applies); never below what the account holds"
+)
 
 
 class _Input(BaseModel):
@@ -73,6 +77,7 @@ class AccountCreate(_Input):
     display_name: DisplayName = ""
     credentials: dict[str, Any] = Field(repr=False, description=CREDENTIALS_DOC)
     daily_budget_bytes: int = Field(default=DEFAULT_DAILY_BUDGET, ge=0)
+    storage_limit_bytes: int | None = Field(default=None, ge=1, description=STORAGE_DOC)
     enabled: bool = True
     managed_by: Manager | None = None
 
@@ -84,6 +89,9 @@ class AccountUpdate(_Input):
         default=None, repr=False, description=CREDENTIALS_DOC
     )
     daily_budget_bytes: int | None = Field(default=None, ge=0)
+    storage_limit_bytes: int | None = Field(
+        default=None, ge=1, description=STORAGE_DOC + "; null removes the limit"
+    )
     enabled: bool | None = None
     managed_by: Manager | None = Field(
         default=None, description="hand the account to a manager, or null to release it"
@@ -98,19 +106,28 @@ class AccountRead(BaseModel):
     display_name: str
     credentials_kind: str
     daily_budget_bytes: int
+    storage_limit_bytes: int | None
+    drive_storage_limit_bytes: int | None = Field(description="Drive's, from the last check")
     enabled: bool
     draining: bool
     health: AccountHealth
     health_reason: str | None
     managed_by: str | None
     replicas: int = Field(description="files with a ready replica on the account")
+    stored_bytes: int = Field(
+        description="bytes of the replicas it holds or is getting (placement's count)"
+    )
     created_at: datetime
     updated_at: datetime
 
     @classmethod
-    def of(cls, account: Account, *, replicas: int) -> AccountRead:
+    def of(cls, account: Account, *, replicas: int, stored_bytes: int) -> AccountRead:
         return cls.model_validate(
-            {**account.model_dump(exclude={"credentials"}), "replicas": replicas}
+            {
+                **account.model_dump(exclude={"credentials"}),
+                "replicas": replicas,
+                "stored_bytes": stored_bytes,
+            }
         )
 
 

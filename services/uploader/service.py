@@ -79,6 +79,7 @@ async def create_account(*, data: AccountCreate, vault: Vault, jobs: Jobs) -> Ac
         credentials_kind=kind,
         credentials=vault.seal(data.credentials),
         daily_budget_bytes=data.daily_budget_bytes,
+        storage_limit_bytes=data.storage_limit_bytes,
         enabled=data.enabled,
         managed_by=data.managed_by,
     )
@@ -100,18 +101,22 @@ async def get_account(*, account_id: str) -> Account:
     return account
 
 
+def _read(account: Account, held: repository.Holdings) -> AccountRead:
+    return AccountRead.of(account, replicas=held.ready, stored_bytes=held.stored_bytes)
+
+
 async def account_read(account: Account) -> AccountRead:
-    """The account as the API shows it, with its count of ready replicas."""
-    counts = await repository.ready_counts([account.id])
-    return AccountRead.of(account, replicas=counts[account.id])
+    """The account as the API shows it, with its replicas and the bytes they take."""
+    held = await repository.holdings([account.id])
+    return _read(account, held[account.id])
 
 
 async def list_accounts(*, offset: int, limit: int, email: str | None) -> Page[AccountRead]:
     """A page of accounts by email (one pass over the files counts the page's replicas)."""
     items, total = await repository.list_accounts(offset=offset, limit=limit, email=email)
-    counts = await repository.ready_counts([a.id for a in items])
+    held = await repository.holdings([a.id for a in items])
     return Page(
-        items=[AccountRead.of(a, replicas=counts[a.id]) for a in items],
+        items=[_read(a, held[a.id]) for a in items],
         total=total,
         offset=offset,
         limit=limit,
@@ -147,8 +152,17 @@ async def update_account(
     current = await get_account(account_id=account_id)
     _check_manager(current, manager)
     changes: dict[str, Any] = data.model_dump(exclude_unset=True, exclude={"credentials"})
-    if any(value is None for key, value in changes.items() if key != "managed_by"):
+    nullable = ("managed_by", "storage_limit_bytes")
+    if any(value is None for key, value in changes.items() if key not in nullable):
         raise Invalid("fields of an account update may be omitted but not null")
+    limit = changes.get("storage_limit_bytes")
+    if limit is not None and limit != current.storage_limit_bytes:
+        held = (await repository.holdings([account_id]))[account_id].stored_bytes
+        if limit < held:
+            raise Conflict(
+                f"storage_limit_bytes {limit} is below the {held} bytes account {account_id!r} "
+                "already holds: raise it, or lower the replicas placed on it first"
+            )
     if data.credentials is not None:
         changes["credentials_kind"] = _credentials_kind(data.credentials)
         changes["credentials"] = vault.seal(data.credentials)
@@ -222,6 +236,11 @@ async def check_account(*, account_id: str, drives: DriveClients, jobs: Jobs) ->
     if account.health == AccountHealth.AUTH_FAILED:
         await repository.set_health(account, AccountHealth.OK, None)
         await jobs.backfill_account(account_id)
+    if about.storage_limit != account.drive_storage_limit_bytes:
+        # Bookkeeping of placement (the Downloader does not mirror it): no event.
+        await repository.note(
+            Account, account_id, set_={"drive_storage_limit_bytes": about.storage_limit}
+        )
     return AccountCheck(
         ok=True,
         reason=None,

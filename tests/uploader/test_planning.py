@@ -169,6 +169,30 @@ def test_desired_replicas_keeps_existing_copies_first() -> None:
     assert plan.replicate == ["a"]
 
 
+def test_no_new_replica_goes_where_it_does_not_fit_and_the_roomiest_come_first() -> None:
+    accounts = {
+        "a": account("a", storage_limit_bytes=25),
+        "b": account("b", storage_limit_bytes=100),
+        "c": account("c", storage_limit_bytes=50, drive_storage_limit_bytes=30),
+        "d": account("d"),  # no limit
+    }
+    stored = {"a": 20, "b": 10, "c": 0}
+    everywhere = plan_file(file(), accounts, PLACEMENT, stored)
+    assert everywhere.replicate == ["b"]  # one upload first...
+    assert {k for k in everywhere.set_ if k.count(".") == 1} == {
+        "replicas.b", "replicas.c", "replicas.d",
+    }  # fmt: skip  # ...to every account with room: a has 5 bytes left, the file is 10
+    two = plan_file(file(desired_replicas=2), accounts, PLACEMENT, stored)
+    assert {k for k in two.set_ if k.count(".") == 1} == {"replicas.d", "replicas.b"}
+    # Drive's limit (30) is below the declared one (50): the lower one counts.
+    assert accounts["c"].storage_room == 30
+    full = {"a": 25, "b": 95, "c": 25}
+    held = file(replica("a", ReplicaState.READY), status=FileStatus.UPLOADED, desired_replicas=2)
+    kept = plan_file(held, {k: accounts[k] for k in "abc"}, PLACEMENT, full)
+    assert "replicas.a.state" not in kept.set_  # a full account keeps what it holds
+    assert kept.replicate == []  # and nobody else has room for a second copy
+
+
 def test_fewer_desired_replicas_remove_the_extra_ones() -> None:
     f = file(
         replica("a", ReplicaState.READY),

@@ -83,6 +83,7 @@ def create_payload(
         "display_name": spec.display_name or "",
         "credentials": credentials,
         "daily_budget_bytes": spec.daily_download_budget,
+        "storage_limit_bytes": spec.storage_limit,
         "enabled": spec.enabled,
         "managed_by": manager,
     }
@@ -95,6 +96,7 @@ def update_payload(
     wanted = {
         "display_name": spec.display_name or "",
         "daily_budget_bytes": spec.daily_download_budget,
+        "storage_limit_bytes": spec.storage_limit,
         "enabled": spec.enabled,
     }
     changes = {k: v for k, v in wanted.items() if account.get(k) != v}

@@ -43,7 +43,7 @@ ManagerHeader = Annotated[
 async def create_account(data: AccountCreate, vault: VaultDep, jobs: JobsDep) -> AccountRead:
     """Register a Drive account; its credentials are stored encrypted."""
     account = await service.create_account(data=data, vault=vault, jobs=jobs)
-    return AccountRead.of(account, replicas=0)
+    return AccountRead.of(account, replicas=0, stored_bytes=0)
 
 
 @router.get("", response_model=Page[AccountRead])

@@ -68,8 +68,16 @@ def test_payloads_carry_the_spec_and_only_changes() -> None:
     created = create_payload(SPEC, {"k": "v"}, manager="fileserver-operator")
     assert created["daily_budget_bytes"] == 2 * 10**9
     assert created["managed_by"] == "fileserver-operator"
-    account = {"display_name": "", "daily_budget_bytes": 10**9, "enabled": True}
+    assert created["storage_limit_bytes"] == 15 * 10**9  # the spec's default, 15G
+    account = {
+        "display_name": "",
+        "daily_budget_bytes": 10**9,
+        "storage_limit_bytes": 15 * 10**9,
+        "enabled": True,
+    }
     assert update_payload(SPEC, account, None) == {"daily_budget_bytes": 2 * 10**9}
+    smaller = {**account, "storage_limit_bytes": None}  # registered before limits existed
+    assert update_payload(SPEC, smaller, None)["storage_limit_bytes"] == 15 * 10**9
     same = {**account, "daily_budget_bytes": 2 * 10**9}
     assert update_payload(SPEC, same, None) == {}
     assert update_payload(SPEC, same, {"k": "v"}) == {"credentials": {"k": "v"}}
